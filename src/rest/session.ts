@@ -1,0 +1,475 @@
+// The client factory every command uses: one pipeline, one credential, one cache, and the two
+// backends built on demand. Nothing here loads an Azure SDK module or touches the network until
+// a backend or a token is actually needed (the v2 adapter is imported only for v2 work).
+import { readFileSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
+import type { Context } from "../context.js";
+import { NetworkError, NotFoundError, UsageError } from "../errors.js";
+import {
+  EMULATOR_CLIENT_ID,
+  EMULATOR_CLIENT_SECRET,
+  EMULATOR_RESOURCE_GROUP,
+  EMULATOR_SUBSCRIPTION_ID,
+  EMULATOR_TENANT_ID,
+  EMULATOR_WORKSPACE,
+} from "../emulator/world.js";
+import { VERSION } from "../version.js";
+import { openCache, type AmlauthCache, type ControlTokenKey } from "./cache.js";
+import { createTokenSource, normalizeAuthorityHost, parseCredentialKind, type CredentialKind, type TokenSource } from "./credentials.js";
+import { discoverWorkspaceHosts, NoModelManagementHostError, type WorkspaceTarget } from "./discovery.js";
+import { createHttpPipeline } from "./http.js";
+import type { HttpPipeline } from "./http-types.js";
+import type { PollTiming } from "./poll.js";
+import { resolveApi, v2EndpointExists } from "./resolve.js";
+import type { ApiKind, AuthBackend } from "./types.js";
+import { createV1Backend } from "./v1.js";
+
+/** The parts of ResolvedConfig (src/config/types.ts) the session reads. */
+export interface SessionConfig {
+  subscription?: string | undefined;
+  resourceGroup?: string | undefined;
+  workspace?: string | undefined;
+  api?: ApiKind | undefined;
+  credential?: string | undefined;
+  tenantId?: string | undefined;
+  /** https URL (or a cloud name); default public ARM. */
+  armEndpoint?: string | undefined;
+  authorityHost?: string | undefined;
+  caFile?: string | undefined;
+  emulator?: boolean | undefined;
+  cacheDir?: string | undefined;
+  timeoutSeconds?: number | undefined;
+  retries?: number | undefined;
+}
+
+export interface SessionOptions {
+  verbose?: boolean;
+  /** --verbose trace sink (stderr). Only called when verbose is set. */
+  trace?: (line: string) => void;
+  /** One-line notices for stderr (e.g. "starting the emulator"). */
+  notice?: (line: string) => void;
+  /** Skip the control-token cache (neither read nor write). */
+  noCache?: boolean;
+  /** Poll timing for long-running operations (tests make it fast). */
+  poll?: PollTiming;
+}
+
+export interface Session {
+  pipeline: HttpPipeline;
+  /** A control-plane (or data-plane audience) access token for `scope`, via the cache. */
+  credentialToken(scope: string): Promise<string>;
+  backend(api: ApiKind): Promise<AuthBackend>;
+  /** NAME → its API (explicit, cached, or looked up as both) and that backend. */
+  resolve(name: string): Promise<{ api: ApiKind; backend: AuthBackend }>;
+  cache: AmlauthCache;
+  /** The workspace and cloud this session talks to. */
+  target: { subscription?: string; resourceGroup?: string; workspace?: string; armEndpoint: string; authorityHost: string };
+  credentialKind: CredentialKind;
+  /** Set in emulator mode. */
+  emulator?: EmulatorConnection;
+  close(): void;
+}
+
+const PUBLIC_ARM_ENDPOINT = "https://management.azure.com";
+const KNOWN_ARM_ENDPOINTS: Record<string, string> = {
+  public: PUBLIC_ARM_ENDPOINT,
+  azurecloud: PUBLIC_ARM_ENDPOINT,
+  china: "https://management.chinacloudapi.cn",
+  azurechinacloud: "https://management.chinacloudapi.cn",
+  usgov: "https://management.usgovcloudapi.net",
+  azureusgovernment: "https://management.usgovcloudapi.net",
+};
+
+export async function createSession(ctx: Context, config: SessionConfig, opts: SessionOptions = {}): Promise<Session> {
+  const emulator = config.emulator ? await ensureEmulator(ctx, opts.notice) : undefined;
+
+  const armEndpoint = emulator ? emulator.url : normalizeArmEndpoint(config.armEndpoint);
+  const authorityHost = emulator ? emulator.url : normalizeAuthorityHost(config.authorityHost);
+  const subscription = config.subscription ?? (emulator ? emulator.subscriptionId || EMULATOR_SUBSCRIPTION_ID : undefined);
+  const resourceGroup = config.resourceGroup ?? (emulator ? emulator.resourceGroup || EMULATOR_RESOURCE_GROUP : undefined);
+  const workspace = config.workspace ?? (emulator ? emulator.workspace || EMULATOR_WORKSPACE : undefined);
+  const ca = collectCa(ctx, config, emulator);
+
+  const cache = openCache(
+    { env: config.cacheDir ? { ...ctx.env, AMLAUTH_CACHE_DIR: config.cacheDir } : ctx.env, homedir: ctx.homedir, now: () => ctx.now() },
+    { authorityHost, armEndpoint, subscription, resourceGroup, workspace },
+  );
+
+  const credentialKind = pickCredentialKind(ctx, config, emulator);
+  const controlScope = `${new URL(armEndpoint).origin}/.default`;
+
+  // The emulator credential signs in through the pipeline, and the pipeline asks the credential
+  // for bearer tokens; the getter below is only called after both exist.
+  const pipeline = createHttpPipeline({
+    ...(ca.length > 0 ? { ca } : {}),
+    scope: controlScope,
+    getAccessToken: (scope) => pipelineToken(scope),
+    ...(opts.verbose && opts.trace ? { trace: opts.trace } : {}),
+    signal: ctx.signal,
+    userAgent: `amlauth/${VERSION}`,
+    now: () => ctx.now(),
+    ...(config.timeoutSeconds !== undefined ? { timeoutMs: config.timeoutSeconds * 1000 } : {}),
+    ...(config.retries !== undefined ? { maxRetries: config.retries } : {}),
+  });
+  const tokenSource: TokenSource = createTokenSource({
+    kind: credentialKind,
+    env: config.tenantId ? { ...ctx.env, AZURE_TENANT_ID: config.tenantId } : ctx.env,
+    now: () => ctx.now(),
+    authorityHost,
+    ca,
+    signal: ctx.signal,
+    pipeline,
+    ...(emulator
+      ? { emulator: { authorityHost: emulator.url, tenantId: emulator.tenantId || EMULATOR_TENANT_ID, clientId: emulator.clientId || EMULATOR_CLIENT_ID, clientSecret: EMULATOR_CLIENT_SECRET } }
+      : {}),
+  });
+
+  const tokenKey = (scope: string): ControlTokenKey => ({
+    kind: tokenSource.kind,
+    tenantId: tokenSource.tenantId,
+    clientId: tokenSource.clientId,
+    scope,
+  });
+  const inFlight = new Map<string, Promise<string>>();
+  const pipelineAsked = new Set<string>();
+
+  async function fetchToken(scope: string, refresh: boolean): Promise<string> {
+    const useCache = tokenSource.cacheable && !opts.noCache;
+    if (useCache && !refresh) {
+      const hit = cache.getControlToken(tokenKey(scope));
+      if (hit) return hit.token;
+    }
+    if (useCache && refresh) cache.deleteControlToken(tokenKey(scope));
+    const fresh = await tokenSource.getToken(scope);
+    if (useCache) cache.putControlToken(tokenKey(scope), fresh);
+    return fresh.token;
+  }
+
+  function credentialToken(scope: string): Promise<string> {
+    let pending = inFlight.get(scope);
+    if (!pending) {
+      pending = fetchToken(scope, false);
+      inFlight.set(scope, pending);
+      pending.catch(() => inFlight.delete(scope));
+    }
+    return pending;
+  }
+
+  /** The pipeline asks once per scope; asking again means the service answered 401: refresh. */
+  function pipelineToken(scope: string): Promise<string> {
+    if (!pipelineAsked.has(scope)) {
+      pipelineAsked.add(scope);
+      return credentialToken(scope);
+    }
+    const pending = fetchToken(scope, true);
+    inFlight.set(scope, pending);
+    pending.catch(() => inFlight.delete(scope));
+    return pending;
+  }
+
+  const requireTarget = (): WorkspaceTarget => {
+    const missing = [
+      ["subscription", subscription, "--subscription or AMLAUTH_SUBSCRIPTION"],
+      ["resource group", resourceGroup, "--resource-group or AMLAUTH_RESOURCE_GROUP"],
+      ["workspace", workspace, "--workspace or AMLAUTH_WORKSPACE"],
+    ].filter(([, value]) => !value);
+    if (missing.length > 0) {
+      throw new UsageError(`no ${missing.map(([what]) => what).join(", ")} configured`, {
+        hint: `pass ${missing.map(([, , how]) => how).join("; ")} (or use --emulator)`,
+      });
+    }
+    return { armEndpoint, subscription: subscription!, resourceGroup: resourceGroup!, workspace: workspace! };
+  };
+
+  const backends = new Map<ApiKind, Promise<AuthBackend>>();
+  function backend(api: ApiKind): Promise<AuthBackend> {
+    let pending = backends.get(api);
+    if (!pending) {
+      pending = buildBackend(api);
+      backends.set(api, pending);
+      pending.catch(() => backends.delete(api));
+    }
+    return pending;
+  }
+
+  async function buildBackend(api: ApiKind): Promise<AuthBackend> {
+    const t = requireTarget();
+    if (api === "v1") {
+      return createV1Backend({
+        pipeline,
+        workspace: t,
+        hosts: () => discoverWorkspaceHosts(pipeline, t, cache, ctx.signal),
+        cwd: ctx.cwd,
+        ...(opts.poll ? { poll: opts.poll } : {}),
+      });
+    }
+    // Dynamic: the v2 adapter (and, inside it, the ARM SDK) loads only for v2 work.
+    const { createV2Backend } = await import("./v2.js");
+    return createV2Backend({
+      pipeline,
+      getToken: credentialToken,
+      config: { subscription: t.subscription, resourceGroup: t.resourceGroup, workspace: t.workspace, armEndpoint },
+      ...(ca.length > 0 ? { ca } : {}),
+      ...(opts.poll?.initialDelayMs !== undefined ? { pollIntervalMs: opts.poll.initialDelayMs } : {}),
+    });
+  }
+
+  async function lookupApi(name: string, useCache: boolean): Promise<ApiKind> {
+    const t = requireTarget();
+    return resolveApi(name, {
+      explicit: config.api,
+      cache: useCache ? cache : { getKind: () => undefined, putKind: (n, a) => cache.putKind(n, a) },
+      workspace: t,
+      findV1: async (n) => {
+        try {
+          return (await (await backend("v1")).find(n)) !== null;
+        } catch (err) {
+          // A workspace without Model Management cannot hold v1 services.
+          if (err instanceof NoModelManagementHostError) return false;
+          throw err;
+        }
+      },
+      findV2: (n) => v2EndpointExists(pipeline, t, n, ctx.signal),
+    });
+  }
+
+  async function resolve(name: string): Promise<{ api: ApiKind; backend: AuthBackend }> {
+    const fromCache = !config.api && cache.getKind(name) !== undefined;
+    const api = await lookupApi(name, true);
+    const chosen = await backend(api);
+    if (!fromCache) return { api, backend: chosen };
+    // A cached answer can go stale (service deleted, name reused on the other API). When the
+    // backend says "not found", forget the answer, look again, and retry once on the new side.
+    return { api, backend: withStaleResolutionRetry(chosen, name, async () => {
+      cache.deleteKind(name);
+      const fresh = await lookupApi(name, false);
+      return fresh === api ? undefined : backend(fresh);
+    }) };
+  }
+
+  return {
+    pipeline,
+    credentialToken,
+    backend,
+    resolve,
+    cache,
+    target: {
+      ...(subscription ? { subscription } : {}),
+      ...(resourceGroup ? { resourceGroup } : {}),
+      ...(workspace ? { workspace } : {}),
+      armEndpoint,
+      authorityHost,
+    },
+    credentialKind,
+    ...(emulator ? { emulator } : {}),
+    close() {
+      pipeline.close();
+    },
+  };
+}
+
+/** Wraps a backend so a NotFoundError re-resolves NAME once (only for cached resolutions). */
+function withStaleResolutionRetry(
+  inner: AuthBackend,
+  name: string,
+  reResolve: () => Promise<AuthBackend | undefined>,
+): AuthBackend {
+  const retry = async <T>(call: (b: AuthBackend) => Promise<T>): Promise<T> => {
+    try {
+      return await call(inner);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+      const other = await reResolve().catch(() => undefined);
+      if (!other) throw err;
+      return call(other);
+    }
+  };
+  return {
+    api: inner.api,
+    get: (n) => (n === name ? retry((b) => b.get(n)) : inner.get(n)),
+    find: (n) => inner.find(n),
+    listKeys: (n) => (n === name ? retry((b) => b.listKeys(n)) : inner.listKeys(n)),
+    // regenerateKey reads the keys first, so a NotFoundError comes before any change.
+    regenerateKey: (n, keyType, keyValue, o) => (n === name ? retry((b) => b.regenerateKey(n, keyType, keyValue, o)) : inner.regenerateKey(n, keyType, keyValue, o)),
+    getToken: (n) => (n === name ? retry((b) => b.getToken(n)) : inner.getToken(n)),
+    // setAuthMode GETs the service before changing it, so the same holds.
+    setAuthMode: (n, change, o) => (n === name ? retry((b) => b.setAuthMode(n, change, o)) : inner.setAuthMode(n, change, o)),
+    deploy: (spec, o) => inner.deploy(spec, o),
+  };
+}
+
+export function normalizeArmEndpoint(value: string | undefined): string {
+  if (value === undefined || value.trim() === "") return PUBLIC_ARM_ENDPOINT;
+  const named = KNOWN_ARM_ENDPOINTS[value.trim().toLowerCase()];
+  if (named) return named;
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new UsageError(`the ARM endpoint ${JSON.stringify(value)} is neither a URL nor a cloud name (public, china, usgov)`);
+  }
+  if (url.protocol !== "https:") throw new UsageError(`the ARM endpoint must use https: ${url.origin}`);
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+}
+
+function pickCredentialKind(ctx: Context, config: SessionConfig, emulator: EmulatorConnection | undefined): CredentialKind {
+  if (config.credential) {
+    const kind = parseCredentialKind(config.credential);
+    if (kind === "emulator" && !emulator) throw new UsageError("credential `emulator` works only with --emulator");
+    return kind;
+  }
+  // A token the caller already holds is the fastest path (CI); otherwise the emulator signs in
+  // with its documented client, and Azure goes through DefaultAzureCredential.
+  if (ctx.env.AMLAUTH_ACCESS_TOKEN?.trim()) return "static";
+  return emulator ? "emulator" : "default";
+}
+
+/** --ca-file, the emulator's CA, and (when either is set) NODE_EXTRA_CA_CERTS, which `ca` would drop. */
+function collectCa(ctx: Context, config: SessionConfig, emulator: EmulatorConnection | undefined): string[] {
+  const pems: string[] = [];
+  const read = (path: string, what: string, required: boolean) => {
+    try {
+      pems.push(readFileSync(path, "utf8"));
+    } catch (err) {
+      if (required) {
+        throw new UsageError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? "unreadable"}`);
+      }
+    }
+  };
+  if (config.caFile) read(config.caFile, "the CA file", true);
+  if (emulator) read(emulator.caFile, "the emulator CA file", true);
+  const extra = ctx.env.NODE_EXTRA_CA_CERTS?.trim();
+  if (pems.length > 0 && extra) read(extra, "NODE_EXTRA_CA_CERTS", false);
+  return pems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Emulator mode: find the running emulator through its connection file, or start one.
+
+/** connection.json as the emulator writes it (ConnectionInfo in src/emulator/types.ts; no secrets). */
+export interface EmulatorConnection {
+  url: string;
+  caFile: string;
+  pid: number;
+  dataDir: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  workspace: string;
+  tenantId: string;
+  clientId: string;
+}
+
+export const CONNECTION_FILE = "connection.json";
+const EMULATOR_START_TIMEOUT_MS = 30_000;
+const PROBE_TIMEOUT_MS = 1_000;
+
+/** $AMLAUTH_EMULATOR_DIR, else the XDG state dir: $XDG_STATE_HOME/amlauth/emulator or ~/.local/state/amlauth/emulator. */
+export function emulatorDataDir(env: Record<string, string | undefined>, homedir: string): string {
+  const explicit = env.AMLAUTH_EMULATOR_DIR?.trim();
+  if (explicit) return explicit;
+  const xdg = env.XDG_STATE_HOME?.trim();
+  if (xdg && xdg.startsWith("/")) return join(xdg, "amlauth", "emulator");
+  return join(homedir, ".local", "state", "amlauth", "emulator");
+}
+
+/** The parsed connection file, or undefined when absent or unusable. */
+export function readEmulatorConnection(dataDir: string): EmulatorConnection | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(join(dataDir, CONNECTION_FILE), "utf8"));
+  } catch {
+    return undefined;
+  }
+  if (!raw || typeof raw !== "object") return undefined;
+  const r = raw as Record<string, unknown>;
+  const str = (k: string) => (typeof r[k] === "string" ? (r[k] as string) : "");
+  if (!str("url").startsWith("https://") || !str("caFile")) return undefined;
+  return {
+    url: str("url").replace(/\/+$/, ""),
+    caFile: str("caFile"),
+    pid: typeof r.pid === "number" ? r.pid : 0,
+    dataDir: str("dataDir") || dataDir,
+    subscriptionId: str("subscriptionId"),
+    resourceGroup: str("resourceGroup"),
+    workspace: str("workspace"),
+    tenantId: str("tenantId"),
+    clientId: str("clientId"),
+  };
+}
+
+/**
+ * The running emulator's connection, starting one in the background when none answers. The
+ * liveness check is a bare TCP connect (no HTTP request), so cache hits stay request-free.
+ */
+export async function ensureEmulator(ctx: Context, notice?: (line: string) => void): Promise<EmulatorConnection> {
+  const dataDir = emulatorDataDir(ctx.env, ctx.homedir);
+  const existing = readEmulatorConnection(dataDir);
+  if (existing && (await portAnswers(existing.url))) return existing;
+  notice?.("no emulator is running; starting one in the background (amlauth emulator start --detach)");
+  await startDetachedEmulator(ctx);
+  const started = readEmulatorConnection(dataDir);
+  if (!started || !(await portAnswers(started.url))) {
+    throw new NetworkError(`the emulator did not come up (no usable ${join(dataDir, CONNECTION_FILE)})`, "emulator", {
+      hint: "run `amlauth emulator start` in another terminal to see why",
+    });
+  }
+  return started;
+}
+
+function portAnswers(url: string): Promise<boolean> {
+  let host: string;
+  let port: number;
+  try {
+    const u = new URL(url);
+    host = u.hostname.replace(/^\[|\]$/g, "");
+    port = Number(u.port || 443);
+  } catch {
+    return Promise.resolve(false);
+  }
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), PROBE_TIMEOUT_MS);
+    socket.once("connect", () => done(true));
+    socket.once("error", () => done(false));
+  });
+}
+
+async function startDetachedEmulator(ctx: Context): Promise<void> {
+  const { spawn } = await import("node:child_process");
+  await new Promise<void>((resolve, reject) => {
+    // No secrets on this command line: the emulator needs none.
+    const child = spawn(ctx.execPath, [ctx.cliPath, "emulator", "start", "--detach"], {
+      cwd: ctx.cwd,
+      env: ctx.env as NodeJS.ProcessEnv,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      if (stderr.length < 4096) stderr += chunk.toString("utf8");
+    });
+    const timer = setTimeout(() => {
+      child.kill();
+      reject(new NetworkError("the emulator did not start within 30 s", "emulator", { hint: "run `amlauth emulator start` to see why" }));
+    }, EMULATOR_START_TIMEOUT_MS);
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      reject(new NetworkError(`could not start the emulator: ${err.message}`, "emulator"));
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      if (code === 0) return resolve();
+      const last = stderr.trim().split("\n").pop()?.replace(/^amlauth:\s*/, "") ?? "";
+      reject(
+        new NetworkError(`could not start the emulator${last ? `: ${last.slice(0, 200)}` : ` (exit code ${code})`}`, "emulator", {
+          hint: "run `amlauth emulator start` to see why",
+        }),
+      );
+    });
+  });
+}
