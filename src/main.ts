@@ -111,7 +111,7 @@ function reportError(err: unknown, app: App): number {
     return ExitCode.Usage;
   }
   if (err instanceof AmlauthError) {
-    const hint = err.hint ? ` ${err.hint}` : "";
+    const hint = err.hint ? `; ${hintClause(err.hint)}` : "";
     app.ctx.stderr.write(`amlauth: ${app.redact(oneLine(err.message))}${app.redact(hint)}\n`);
     if (verbose && err.stack) app.ctx.stderr.write(app.redact(err.stack) + "\n");
     return err.exitCode;
@@ -120,6 +120,15 @@ function reportError(err: unknown, app: App): number {
   app.ctx.stderr.write(`amlauth: ${app.redact(oneLine(describeUnexpected(err)))}${more}\n`);
   if (verbose && err instanceof Error && err.stack) app.ctx.stderr.write(app.redact(err.stack) + "\n");
   return ExitCode.Failure;
+}
+
+/**
+ * A hint continues the message after "; ", so "Re-run with --yes." reads "re-run with --yes.".
+ * Only a capital followed by a lower-case letter is lowered: NAME, --yes and URLs stay as written.
+ */
+function hintClause(hint: string): string {
+  const text = oneLine(hint);
+  return /^[A-Z][a-z]/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text;
 }
 
 function oneLine(text: string): string {

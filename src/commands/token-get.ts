@@ -47,6 +47,9 @@ export async function runTokenGet(app: App, nameArg: string | undefined, opts: T
   });
   const out = await app.printer();
   app.rememberSecret(token.accessToken);
+  if (token.source === "entra" && app.ctx.stderrIsTTY) {
+    out.info(`note: ${name} uses aad_token auth; this is an Entra token for https://ml.azure.com from your own credential`);
+  }
   if (opts.header || opts.curlConfig) {
     const line = opts.header ? renderAuthHeader(token.accessToken) : renderCurlConfig(token.accessToken);
     out.secret(line, [token.accessToken]);

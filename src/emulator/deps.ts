@@ -162,6 +162,9 @@ export interface RouteDepsInternals {
   close(): void;
 }
 
+/** Issuer of AML service tokens (v1 /token, v2 getToken). */
+export const AML_TOKEN_ISSUER = "amlauth-emulator:aml-token-service";
+
 const MAX_KEPT_OPERATIONS = 500;
 /** Arrays grown by "append" patches (e.g. service event logs) keep their last N items. */
 export const MAX_APPENDED_ITEMS = 200;
@@ -185,7 +188,9 @@ export function createRouteDeps(init: {
     dataPlaneAudience: ML_DATA_PLANE_AUDIENCE,
     jwks: () => ({ keys: [signer.jwk] }),
     entraIssuer: () => `${baseUrl()}/${EMULATOR_TENANT_ID}/v2.0`,
-    amlTokenIssuer: () => `${baseUrl()}/amltoken`,
+    // Port-independent like the audience: a token stays valid when the emulator restarts on
+    // another port with the same data dir (same signing key), as it would across Azure restarts.
+    amlTokenIssuer: () => AML_TOKEN_ISSUER,
     // Port-independent, so a token's binding does not depend on how the emulator was reached.
     serviceAudience: (api, name) => `amlauth-emulator:${api}/${api === "v1" ? "services" : "onlineEndpoints"}/${name}`,
     parseServiceAudience(aud) {

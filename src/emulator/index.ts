@@ -97,8 +97,8 @@ export async function startEmulator(opts: EmulatorStartOptions = {}): Promise<St
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     const host = opts.host ?? "127.0.0.1";
-    const tls = await ensureTlsMaterial(dataDir, host, now());
-    const signer = await loadOrCreateSigningKey(opts.dataDir);
+    // Key generation runs on the thread pool, so the TLS and signing keys are made in parallel.
+    const [tls, signer] = await Promise.all([ensureTlsMaterial(dataDir, host, now()), loadOrCreateSigningKey(opts.dataDir)]);
     const seed = () => seededState(now(), { empty: opts.empty === true });
     const store: EmulatorStore = inMemory ? new MemoryStore(seed()) : await FileStore.open(dataDir, seed);
     cleanups.unshift(() => store.close());

@@ -6,7 +6,7 @@
 // headers are refused. The signer and verifier share one clock, so no leeway is applied.
 // Verified tokens are cached until they expire (issue 6: the scoring hot path does no RSA work for
 // a token it has already checked).
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, verify } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, generateKeyPair, randomUUID, sign, verify } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -229,14 +229,19 @@ function checkTimes(claims: JwtClaims, nowSec: number): { ok: false; code: JwtFa
   return null;
 }
 
-export function generateRsaPrivateKeyPem(): string {
-  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  return privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+/** A new RSA-2048 private key (PKCS#1 PEM), generated off the main thread. */
+export function generateRsaPrivateKeyPem(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    generateKeyPair("rsa", { modulusLength: 2048 }, (err, _publicKey, privateKey) => {
+      if (err) reject(err);
+      else resolve(privateKey.export({ type: "pkcs1", format: "pem" }).toString());
+    });
+  });
 }
 
 /** Loads the signing key from dataDir, creating it (0600) on first start. */
 export async function loadOrCreateSigningKey(dataDir: string | undefined): Promise<JwtSigner> {
-  if (dataDir === undefined) return new JwtSigner(generateRsaPrivateKeyPem());
+  if (dataDir === undefined) return new JwtSigner(await generateRsaPrivateKeyPem());
   const file = join(dataDir, SIGNING_KEY_FILE);
   try {
     return new JwtSigner(await readFile(file, "utf8"));
@@ -245,7 +250,7 @@ export async function loadOrCreateSigningKey(dataDir: string | undefined): Promi
       throw new Error(`cannot read the emulator signing key ${file}; delete it to create a new one`, { cause: err });
     }
   }
-  const pem = generateRsaPrivateKeyPem();
+  const pem = await generateRsaPrivateKeyPem();
   await writeFileAtomic(file, pem, 0o600);
   return new JwtSigner(pem);
 }

@@ -1,10 +1,9 @@
 // Sign-in: turns a credential kind into control-plane access tokens.
 // @azure/identity is imported dynamically, and only inside getToken(), so a command that finds
 // its token in the cache (or uses the static/emulator kinds) never loads it.
-import { rootCertificates } from "node:tls";
 import { AuthError, InterruptedError, UsageError } from "../errors.js";
 import type { HttpPipeline } from "./http-types.js";
-import { redactText } from "./http.js";
+import { createHttpsAgent, redactText } from "./http.js";
 
 export const CREDENTIAL_KINDS = [
   "default",
@@ -219,7 +218,8 @@ async function buildIdentityCredential(settings: CredentialSettings): Promise<Id
     // Instance discovery asks login.microsoftonline.com about the authority; a private or
     // emulated authority would fail that, so trust it as given.
     ...(KNOWN_AUTHORITY_ORIGINS.has(authorityHost) ? {} : { disableInstanceDiscovery: true }),
-    ...(extraCa.length > 0 ? { tlsOptions: { ca: [...rootCertificates, ...extraCa] } } : {}),
+    // The identity pipeline's own requests (token endpoint, metadata) trust the same CAs.
+    ...(extraCa.length > 0 ? { agent: createHttpsAgent(extraCa) } : {}),
   };
   const tenantId = nonEmpty(env.AZURE_TENANT_ID);
   const clientId = nonEmpty(env.AZURE_CLIENT_ID);
@@ -278,11 +278,14 @@ function signInError(settings: CredentialSettings, err: unknown): AuthError {
     (s): s is string => typeof s === "string" && s !== "",
   );
   const raw = err instanceof Error ? err.message : String(err);
+  // Entra's own sentence ("AADSTS7000215: Invalid client secret provided.") says it best; MSAL
+  // wraps it in timestamps, trace and correlation ids.
+  const entra = /AADSTS\d+:.*?(?=\s+-\s+(?:Correlation|Trace) ID|\s+Trace ID:|\r?\n|$)/.exec(raw)?.[0];
   const lines = raw
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l !== "" && !/^(To troubleshoot|For more information|Trace ID|Correlation ID|Timestamp)/i.test(l));
-  let text = redactText(lines.slice(0, 2).join(" "), secrets).replace(/\s+/g, " ");
+  let text = redactText(entra ?? lines.slice(0, 2).join(" "), secrets).replace(/\s+/g, " ").trim();
   if (text.length > 300) text = `${text.slice(0, 299)}…`;
   const hints: Partial<Record<CredentialKind, string>> = {
     default: "sign in with `az login`, or pick a credential with --credential (cli, env, managed-identity, workload-identity, static)",
@@ -324,7 +327,9 @@ function describeOAuthError(body: Record<string, unknown>, secrets: string[]): s
   const parts = [body.error_description, body.error, (body.error as { message?: unknown } | undefined)?.message].filter(
     (p): p is string => typeof p === "string" && p !== "",
   );
-  const text = redactText(parts[0] ?? "the token endpoint refused the request", secrets).replace(/\s+/g, " ");
+  // Entra descriptions go on with "Trace ID: … Correlation ID: … Timestamp: …" lines: keep the first.
+  const first = (parts[0] ?? "the token endpoint refused the request").split(/\r?\n/)[0]!;
+  const text = redactText(first, secrets).replace(/\s+/g, " ").trim();
   return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }
 

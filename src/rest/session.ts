@@ -6,6 +6,8 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import type { Context } from "../context.js";
 import { NetworkError, NotFoundError, UsageError } from "../errors.js";
+import { CONNECTION_FILE, readConnectionFile, resolveEmulatorDataDir } from "../emulator/connection.js";
+import type { ConnectionInfo } from "../emulator/types.js";
 import {
   EMULATOR_CLIENT_ID,
   EMULATOR_CLIENT_SECRET,
@@ -325,90 +327,41 @@ function pickCredentialKind(ctx: Context, config: SessionConfig, emulator: Emula
   return emulator ? "emulator" : "default";
 }
 
-/** --ca-file, the emulator's CA, and (when either is set) NODE_EXTRA_CA_CERTS, which `ca` would drop. */
+/** --ca-file and the emulator's CA (NODE_EXTRA_CA_CERTS stays in effect through Node's own roots). */
 function collectCa(ctx: Context, config: SessionConfig, emulator: EmulatorConnection | undefined): string[] {
   const pems: string[] = [];
-  const read = (path: string, what: string, required: boolean) => {
+  const read = (path: string, what: string) => {
     try {
       pems.push(readFileSync(path, "utf8"));
     } catch (err) {
-      if (required) {
-        throw new UsageError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? "unreadable"}`);
-      }
+      throw new UsageError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? "unreadable"}`);
     }
   };
-  if (config.caFile) read(config.caFile, "the CA file", true);
-  if (emulator) read(emulator.caFile, "the emulator CA file", true);
-  const extra = ctx.env.NODE_EXTRA_CA_CERTS?.trim();
-  if (pems.length > 0 && extra) read(extra, "NODE_EXTRA_CA_CERTS", false);
+  if (config.caFile) read(config.caFile, "the CA file");
+  if (emulator) read(emulator.caFile, "the emulator CA file");
   return pems;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Emulator mode: find the running emulator through its connection file, or start one.
 
-/** connection.json as the emulator writes it (ConnectionInfo in src/emulator/types.ts; no secrets). */
-export interface EmulatorConnection {
-  url: string;
-  caFile: string;
-  pid: number;
-  dataDir: string;
-  subscriptionId: string;
-  resourceGroup: string;
-  workspace: string;
-  tenantId: string;
-  clientId: string;
-}
+/** connection.json as the emulator writes it (no secrets). */
+export type EmulatorConnection = ConnectionInfo;
 
-export const CONNECTION_FILE = "connection.json";
 const EMULATOR_START_TIMEOUT_MS = 30_000;
 const PROBE_TIMEOUT_MS = 1_000;
-
-/** $AMLAUTH_EMULATOR_DIR, else the XDG state dir: $XDG_STATE_HOME/amlauth/emulator or ~/.local/state/amlauth/emulator. */
-export function emulatorDataDir(env: Record<string, string | undefined>, homedir: string): string {
-  const explicit = env.AMLAUTH_EMULATOR_DIR?.trim();
-  if (explicit) return explicit;
-  const xdg = env.XDG_STATE_HOME?.trim();
-  if (xdg && xdg.startsWith("/")) return join(xdg, "amlauth", "emulator");
-  return join(homedir, ".local", "state", "amlauth", "emulator");
-}
-
-/** The parsed connection file, or undefined when absent or unusable. */
-export function readEmulatorConnection(dataDir: string): EmulatorConnection | undefined {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(join(dataDir, CONNECTION_FILE), "utf8"));
-  } catch {
-    return undefined;
-  }
-  if (!raw || typeof raw !== "object") return undefined;
-  const r = raw as Record<string, unknown>;
-  const str = (k: string) => (typeof r[k] === "string" ? (r[k] as string) : "");
-  if (!str("url").startsWith("https://") || !str("caFile")) return undefined;
-  return {
-    url: str("url").replace(/\/+$/, ""),
-    caFile: str("caFile"),
-    pid: typeof r.pid === "number" ? r.pid : 0,
-    dataDir: str("dataDir") || dataDir,
-    subscriptionId: str("subscriptionId"),
-    resourceGroup: str("resourceGroup"),
-    workspace: str("workspace"),
-    tenantId: str("tenantId"),
-    clientId: str("clientId"),
-  };
-}
 
 /**
  * The running emulator's connection, starting one in the background when none answers. The
  * liveness check is a bare TCP connect (no HTTP request), so cache hits stay request-free.
  */
 export async function ensureEmulator(ctx: Context, notice?: (line: string) => void): Promise<EmulatorConnection> {
-  const dataDir = emulatorDataDir(ctx.env, ctx.homedir);
-  const existing = readEmulatorConnection(dataDir);
+  const dataDir = resolveEmulatorDataDir(undefined, ctx.env, ctx.homedir, ctx.cwd);
+  const existing = await readConnectionFile(dataDir);
   if (existing && (await portAnswers(existing.url))) return existing;
   notice?.("no emulator is running; starting one in the background (amlauth emulator start --detach)");
   await startDetachedEmulator(ctx);
-  const started = readEmulatorConnection(dataDir);
+  const started = await readConnectionFile(dataDir);
   if (!started || !(await portAnswers(started.url))) {
     throw new NetworkError(`the emulator did not come up (no usable ${join(dataDir, CONNECTION_FILE)})`, "emulator", {
       hint: "run `amlauth emulator start` in another terminal to see why",

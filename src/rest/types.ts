@@ -39,6 +39,8 @@ export interface ServiceToken {
   expiryOn: number;
   /** Epoch seconds, UTC. Request a new token after this. */
   refreshAfter: number;
+  /** "entra": an Entra token from the user's credential (v2 aad_token endpoints), not one minted by the service. */
+  source?: "service" | "entra";
 }
 
 export interface WaitOptions {

@@ -2,6 +2,7 @@
 // The SDK keeps its own policies (bearer token, api-version, LRO poller) but sends every request
 // through our shared HttpPipeline via its supported `httpClient` option, so retries, timeouts,
 // CA trust and redacted --verbose tracing are the same as for v1.
+import { setTimeout as sleep } from "node:timers/promises";
 import type * as ArmMl from "@azure/arm-machinelearning";
 import type { V1DeploySpec, V2DeploySpec } from "../core/deploy-config.js";
 import { assertV2ModeAllowed, normalizeV2AuthMode, v2ModeFromWire, v2WireMode } from "../core/rules.js";
@@ -23,6 +24,8 @@ export const ML_DATA_PLANE_SCOPE = "https://ml.azure.com/.default";
 
 /** Default pause between LRO polls; a Retry-After header from the server still wins. */
 const DEFAULT_POLL_INTERVAL_MS = 500;
+/** Default time an accepted-but-unconfirmed regeneration gets to show up in listKeys. */
+const DEFAULT_RECONCILE_WAIT_MS = 5000;
 
 export interface V2BackendDeps {
   pipeline: HttpPipeline;
@@ -36,6 +39,11 @@ export interface V2BackendDeps {
   ca?: string[];
   /** LRO poll interval; tests pass 0. */
   pollIntervalMs?: number;
+  /**
+   * After an ambiguous regenerate failure, how long to keep re-reading the keys for the change to
+   * show before concluding it was not applied (the server applies it when its operation ends).
+   */
+  reconcileWaitMs?: number;
   /** Milliseconds since the epoch (tests control time). */
   now?: () => number;
 }
@@ -53,6 +61,7 @@ export function createV2Backend(deps: V2BackendDeps): AuthBackend {
   const { subscription, resourceGroup, workspace } = deps.config;
   const now = deps.now ?? (() => Date.now());
   const pollIntervalMs = deps.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+  const reconcileWaitMs = deps.reconcileWaitMs ?? DEFAULT_RECONCILE_WAIT_MS;
   const where = `workspace ${workspace} (resource group ${resourceGroup})`;
 
   // Loaded on first use: v1-only commands, rule violations and cache hits never pay for the SDK.
@@ -111,6 +120,32 @@ export function createV2Backend(deps: V2BackendDeps): AuthBackend {
     });
   }
 
+  /**
+   * Did a regeneration whose reply was lost take effect? The server applies it when its operation
+   * ends, so re-read the keys for a while (bounded) instead of judging from a single read.
+   */
+  async function keyChangeShows(
+    name: string,
+    before: ServiceKeys,
+    keyType: KeyType,
+    keyValue: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
+    const pause = Math.max(pollIntervalMs, 10);
+    const extraReads = Math.floor(reconcileWaitMs / pause);
+    for (let read = 0; ; read++) {
+      if (keyChanged(before, await listKeys(name), keyType, keyValue)) return true;
+      if (read >= extraReads) return false;
+      try {
+        await sleep(pause, undefined, { signal });
+      } catch {
+        throw new InterruptedError(`interrupted while checking whether the key of ${name} was regenerated`, {
+          hint: `check with \`amlauth keys list ${name}\``,
+        });
+      }
+    }
+  }
+
   async function regenerateOnce(name: string, keyType: KeyType, keyValue: string | undefined, opts: WaitOptions): Promise<void> {
     const body: ArmMl.RegenerateEndpointKeysRequest = keyValue === undefined ? { keyType } : { keyType, keyValue };
     await call(
@@ -152,10 +187,10 @@ export function createV2Backend(deps: V2BackendDeps): AuthBackend {
       } catch (err) {
         if (!isAmbiguous(err)) throw err;
       }
-      const after = await listKeys(name);
-      if (keyChanged(before, after, keyType, keyValue)) return;
-      // Unchanged: the first request did not take effect (or is still queued). A second regeneration
-      // is harmless for a random key (nobody has seen the first) and idempotent for --value.
+      if (await keyChangeShows(name, before, keyType, keyValue, opts.signal)) return;
+      // Still unchanged: the first request most likely never took effect. Should it still be queued,
+      // a second regeneration is harmless for a random key (nobody has seen the first one) and
+      // idempotent with an explicit value.
       try {
         await regenerateOnce(name, keyType, keyValue, opts);
       } catch (err) {
@@ -183,7 +218,7 @@ export function createV2Backend(deps: V2BackendDeps): AuthBackend {
         if (expiryOn === undefined) {
           throw new AuthError("the credential returned an Entra token without an expiry (exp) claim");
         }
-        return { accessToken, tokenType: "Bearer", expiryOn, refreshAfter: refreshBefore(expiryOn, now()) };
+        return { accessToken, tokenType: "Bearer", expiryOn, refreshAfter: refreshBefore(expiryOn, now()), source: "entra" };
       }
       const token = await call(name, `get a token for ${name}`, (c) =>
         c.onlineEndpoints.getToken(resourceGroup, workspace, name),
@@ -217,6 +252,11 @@ export function createV2Backend(deps: V2BackendDeps): AuthBackend {
             `online endpoint ${v2.name} already exists on ${currentCompute ? `compute ${currentCompute}` : "managed compute"}; its compute cannot change`,
             { hint: "pick another endpoint name, or deploy without --compute to keep the current one" },
           );
+        }
+        if (v2.location !== undefined && v2.location.toLowerCase() !== existing.location.toLowerCase()) {
+          throw new UsageError(`online endpoint ${v2.name} already exists in ${existing.location}; its location cannot change`, {
+            hint: "drop --location, or pick another endpoint name",
+          });
         }
         assertModeFitsCompute(mode, currentCompute, v2.name, "flag");
         const unchanged =

@@ -1,10 +1,13 @@
 // Shared helpers for the emulator tests: start an emulator on port 0 in a temp dir and talk to it
 // over real HTTPS, trusting only its generated CA (never NODE_TLS_REJECT_UNAUTHORIZED).
 import { request as httpsRequest, Agent } from "node:https";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { rmSync } from "node:fs";
+import { chmod, copyFile, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEmulator } from "../../src/emulator/index.js";
+import { ensureTlsMaterial } from "../../src/emulator/certs.js";
+import { loadOrCreateSigningKey } from "../../src/emulator/jwt.js";
 import type { EmulatorStartOptions, StartedEmulator } from "../../src/emulator/index.js";
 import {
   EMULATOR_CLIENT_ID,
@@ -47,6 +50,28 @@ export interface CallOptions {
 
 export async function tempDir(prefix = "amlauth-emu-test-"): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
+}
+
+// RSA key generation is slow (hundreds of ms per key on a busy 2-core box), so each test file makes
+// the certificates and signing key once and copies them into every fresh data dir.
+let template: Promise<string> | null = null;
+const KEY_FILES: [string, number][] = [["ca.pem", 0o644], ["cert.pem", 0o644], ["key.pem", 0o600], ["signing-key.pem", 0o600]];
+
+/** A new temp data dir that already holds valid certificates and a signing key. */
+export async function preparedDataDir(): Promise<string> {
+  template ??= (async () => {
+    const dir = await tempDir("amlauth-emu-template-");
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+    await Promise.all([ensureTlsMaterial(dir, "127.0.0.1", Date.now()), loadOrCreateSigningKey(dir)]);
+    return dir;
+  })();
+  const source = await template;
+  const dir = await tempDir();
+  for (const [file, mode] of KEY_FILES) {
+    await copyFile(join(source, file), join(dir, file));
+    await chmod(join(dir, file), mode);
+  }
+  return dir;
 }
 
 export function httpsCall(url: string, ca: string, method: string, opts: CallOptions = {}, agent?: Agent): Promise<Reply> {
@@ -106,9 +131,9 @@ export function decorate(emu: StartedEmulator, ca: string, ownedDir: string | nu
   return t;
 }
 
-/** Starts an emulator for a test: port 0, temp data dir (removed by dispose), no deploy delay. */
+/** Starts an emulator for a test: port 0, a prepared temp data dir (removed by dispose), no deploy delay. */
 export async function startTestEmulator(opts: EmulatorStartOptions = {}): Promise<TestEmulator> {
-  const ownedDir = opts.dataDir === undefined && !opts.inMemory ? await tempDir() : null;
+  const ownedDir = opts.dataDir === undefined ? await preparedDataDir() : null;
   const emu = await startEmulator({ port: 0, deployDelayMs: 0, ...opts, ...(ownedDir ? { dataDir: ownedDir } : {}) });
   return decorate(emu, await readFile(emu.caFile, "utf8"), ownedDir);
 }

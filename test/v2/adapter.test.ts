@@ -26,6 +26,7 @@ function setup(seed: ConstructorParameters<typeof FakeArm>[0] = {}) {
     },
     config: { subscription: SUB, resourceGroup: RG, workspace: WS, armEndpoint: `${ARM}/` },
     pollIntervalMs: 0,
+    reconcileWaitMs: 0,
     now: () => NOW_MS,
   });
   return { arm, backend, scopes };
@@ -146,6 +147,32 @@ describe("v2 adapter: key regeneration", () => {
     await backend.regenerateKey("ep", "Primary", undefined, wait);
     expect(arm.count("POST", "/regenerateKeys")).toBe(1);
     expect(arm.count("POST", "/listKeys")).toBe(2); // before and after
+  });
+
+  it("keeps re-reading the keys for a while when the lost request's change shows up late", async () => {
+    const arm = new FakeArm({ ep: {} });
+    const backend = createV2Backend({
+      pipeline: arm,
+      getToken: async () => "arm-token",
+      config: { subscription: SUB, resourceGroup: RG, workspace: WS, armEndpoint: ARM },
+      pollIntervalMs: 5,
+      reconcileWaitMs: 1000,
+    });
+    let listsAfterFault = -1;
+    arm.interceptors.push((_req, path) => {
+      if (path.endsWith("/regenerateKeys")) {
+        listsAfterFault = 0;
+        throw new MaybeAppliedError("reply lost");
+      }
+      // The server's operation ends between the 2nd and 3rd read after the fault.
+      if (path.endsWith("/listKeys") && listsAfterFault >= 0 && ++listsAfterFault === 3) {
+        arm.endpoints.get("ep")!.primaryKey = "applied-late";
+      }
+      return undefined;
+    });
+    await backend.regenerateKey("ep", "Primary", undefined, wait);
+    expect(arm.count("POST", "/regenerateKeys")).toBe(1);
+    expect(arm.count("POST", "/listKeys")).toBe(4); // before, then three reads
   });
 
   it("retries exactly once when the keys show the first attempt did not apply", async () => {
@@ -272,6 +299,7 @@ describe("v2 adapter: auth mode and deploy", () => {
     await expect(backend.deploy({ api: "v2", name: "x", authMode: "aad_token", compute: K8S }, wait)).rejects.toBeInstanceOf(RuleViolationError);
     expect(arm.sent).toHaveLength(0);
     await expect(backend.deploy({ api: "v2", name: "managed", authMode: "key", compute: K8S }, wait)).rejects.toBeInstanceOf(UsageError);
+    await expect(backend.deploy({ api: "v2", name: "managed", authMode: "key", location: "mars" }, wait)).rejects.toBeInstanceOf(UsageError);
     expect(arm.count("PUT", "/managed")).toBe(0);
   });
 
