@@ -104,9 +104,10 @@ export async function main(argv: string[], ctx: Context): Promise<number> {
 function reportError(err: unknown, app: App): number {
   const verbose = app.globalsOrNull()?.verbose ?? false;
   if (err instanceof CommanderError) {
-    if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") {
-      return ExitCode.Ok;
-    }
+    if (err.code === "commander.helpDisplayed" || err.code === "commander.version") return ExitCode.Ok;
+    // `amlauth help` exits 0; help shown because a subcommand is missing (`amlauth keys`) is a
+    // usage error, so a script that forgot the subcommand does not pass silently.
+    if (err.code === "commander.help") return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
     // The message was already written through outputError; usage errors exit 2.
     return ExitCode.Usage;
   }

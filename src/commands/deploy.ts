@@ -7,6 +7,7 @@ import type { App } from "../app.js";
 import { UsageError } from "../errors.js";
 import { buildV1DeploySpec, buildV2DeploySpec, type V1DeployFlags } from "../core/deploy-config.js";
 import { renderServiceInfo } from "../output/format.js";
+import { hintOnInterrupt } from "./shared.js";
 
 export interface DeployOptions extends V1DeployFlags {
   model?: string[];
@@ -70,8 +71,9 @@ export async function runDeploy(app: App, name: string, opts: DeployOptions): Pr
     if (v1Only.length > 0) throw new UsageError(`--${kebab(v1Only[0]!)} applies to v1 web services only, not to --api v2`);
     const spec = buildV2DeploySpec({ name, auth: opts.auth, compute: opts.compute, description: opts.description });
     const backend = await session.backend("v2");
-    const info = await out.withSpinner(`Deploying endpoint ${name}`, (update) =>
-      backend.deploy(spec, { wait, onProgress: update, signal: app.ctx.signal }),
+    const info = await hintOnInterrupt(
+      out.withSpinner(`Deploying endpoint ${name}`, (update) => backend.deploy(spec, { wait, onProgress: update, signal: app.ctx.signal })),
+      `the endpoint may or may not have been created or updated; check with \`amlauth auth show ${name} --api v2\``,
     );
     out.data(renderServiceInfo(info, out.formatFor(), { chalk: out.chalk }));
     return;
@@ -95,8 +97,9 @@ export async function runDeploy(app: App, name: string, opts: DeployOptions): Pr
     },
   });
   const backend = await session.backend("v1");
-  const info = await out.withSpinner(`Deploying ${name} to ${spec.computeType}`, (update) =>
-    backend.deploy(spec, { wait, onProgress: update, signal: app.ctx.signal }),
+  const info = await hintOnInterrupt(
+    out.withSpinner(`Deploying ${name} to ${spec.computeType}`, (update) => backend.deploy(spec, { wait, onProgress: update, signal: app.ctx.signal })),
+    `the deployment may or may not have started; check with \`amlauth auth show ${name} --api v1\``,
   );
   out.data(renderServiceInfo(info, out.formatFor(), { chalk: out.chalk }));
   out.success(wait ? `${name} deployed (${info.authMode} auth)` : `${name}: deployment accepted (not waiting)`);

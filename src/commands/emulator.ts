@@ -142,8 +142,16 @@ export async function runEmulatorStart(opts: EmulatorStartOptions, ctx: Context,
   }
 
   const { startEmulator } = await import("../emulator/index.js");
+  // One write per event-loop turn instead of one per request: under load (scoring benchmarks)
+  // a syscall per log line would cost real throughput.
+  let pending = "";
+  const flushLog = () => {
+    if (pending !== "") ctx.stderr.write(pending);
+    pending = "";
+  };
   const log = (line: string) => {
-    ctx.stderr.write(`${line}\n`);
+    if (pending === "") setImmediate(flushLog);
+    pending += `${line}\n`;
   };
   let emu;
   try {
@@ -165,6 +173,7 @@ export async function runEmulatorStart(opts: EmulatorStartOptions, ctx: Context,
   printReady(ctx, globals().output, { url: emu.url, caFile: emu.caFile, pid: ctx.pid });
   await waitForAbort(ctx.signal);
   await emu.close();
+  flushLog();
   ctx.stderr.write(`amlauth emulator stopped${opts.inMemory ? "" : `; state saved in ${dataDir}`}\n`);
 }
 

@@ -17,7 +17,7 @@ import {
 } from "../core/rotation.js";
 import { confirmDestructive } from "./keys-regen.js";
 import { bodyExcerpt, postToScoring } from "./scoring.js";
-import { serviceName, target } from "./shared.js";
+import { hintOnInterrupt, serviceName, target } from "./shared.js";
 
 export interface KeysRotateOptions {
   yes?: boolean;
@@ -96,8 +96,11 @@ export async function runKeysRotate(app: App, nameArg: string | undefined, opts:
   for (const step of steps) {
     switch (step.kind) {
       case "regen-secondary": {
-        await out.withSpinner(`Regenerating the secondary key of ${name}`, (update) =>
-          backend.regenerateKey(name, "Secondary", undefined, { wait: true, onProgress: update, signal: app.ctx.signal }),
+        await hintOnInterrupt(
+          out.withSpinner(`Regenerating the secondary key of ${name}`, (update) =>
+            backend.regenerateKey(name, "Secondary", undefined, { wait: true, onProgress: update, signal: app.ctx.signal }),
+          ),
+          `the secondary key may or may not have been regenerated (the primary is untouched); re-run the same command to start over`,
         );
         state = newRotationState(api, name, now());
         store.save(state);
@@ -137,13 +140,16 @@ export async function runKeysRotate(app: App, nameArg: string | undefined, opts:
       }
       case "wait-for-clients": {
         await out.withSpinner(`Waiting ${step.seconds}s for clients of ${name} to move to the secondary key`, () =>
-          abortableDelay(step.seconds * 1000, app.ctx.signal),
+          abortableDelay(step.seconds * 1000, app.ctx.signal, name),
         );
         break;
       }
       case "regen-primary": {
-        await out.withSpinner(`Regenerating the primary key of ${name}`, (update) =>
-          backend.regenerateKey(name, "Primary", undefined, { wait: true, onProgress: update, signal: app.ctx.signal }),
+        await hintOnInterrupt(
+          out.withSpinner(`Regenerating the primary key of ${name}`, (update) =>
+            backend.regenerateKey(name, "Primary", undefined, { wait: true, onProgress: update, signal: app.ctx.signal }),
+          ),
+          `the primary key may or may not have been regenerated; re-run \`amlauth keys rotate ${name} --then-primary\` to finish`,
         );
         store.remove();
         primaryDone = true;
@@ -189,22 +195,34 @@ function runHook(app: App, command: string, extraEnv: Record<string, string>): P
     child.on("error", (err) => reject(new AmlauthError(`--exec command could not start: ${err.message}`)));
     child.on("close", (code, signal) => {
       app.ctx.signal.removeEventListener("abort", onAbort);
-      if (app.ctx.signal.aborted) reject(new InterruptedError("interrupted during --exec; rotation state kept"));
-      else resolvePromise(code ?? (signal ? 128 : 1));
+      if (app.ctx.signal.aborted) {
+        reject(
+          new InterruptedError("interrupted during --exec; rotation state kept, primary key untouched", {
+            hint: `re-run \`amlauth keys rotate ${extraEnv.AMLAUTH_SERVICE ?? ""}\` with the same flags to resume`,
+          }),
+        );
+      } else {
+        resolvePromise(code ?? (signal ? 128 : 1));
+      }
     });
   });
 }
 
-function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+function abortableDelay(ms: number, signal: AbortSignal, name: string): Promise<void> {
+  // Say what state the service is in and the exact command that finishes the job.
+  const interrupted = () =>
+    new InterruptedError(`interrupted while waiting for clients of ${name}: the secondary key is new, the primary untouched`, {
+      hint: `finish with \`amlauth keys rotate ${name} --then-primary\`, or check with \`amlauth keys rotate ${name} --status\``,
+    });
   return new Promise((resolvePromise, reject) => {
-    if (signal.aborted) return reject(new InterruptedError("interrupted while waiting for clients; re-run to resume"));
+    if (signal.aborted) return reject(interrupted());
     const timer = setTimeout(() => {
       signal.removeEventListener("abort", onAbort);
       resolvePromise();
     }, ms);
     const onAbort = () => {
       clearTimeout(timer);
-      reject(new InterruptedError("interrupted while waiting for clients; re-run to resume"));
+      reject(interrupted());
     };
     signal.addEventListener("abort", onAbort, { once: true });
   });

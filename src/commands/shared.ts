@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import type { App } from "../app.js";
 import type { AuthBackend, ApiKind } from "../rest/types.js";
-import { UsageError } from "../errors.js";
+import { InterruptedError, UsageError } from "../errors.js";
 
 /** NAME argument, else the configured default service. */
 export async function serviceName(app: App, arg: string | undefined): Promise<string> {
@@ -59,5 +59,18 @@ export function action<A extends unknown[]>(cmd: Command, fn: (...args: A) => Pr
 export function exactlyOne(a: boolean | undefined, b: boolean | undefined, names: [string, string]): void {
   if (Boolean(a) === Boolean(b)) {
     throw new UsageError(`pass exactly one of ${names[0]} or ${names[1]}`);
+  }
+}
+
+/**
+ * A Ctrl-C that lands while a change is on the wire leaves its fate unknown, so the message says
+ * how to check. Interruptions that already say what to do (an operation wait) keep their hint.
+ */
+export async function hintOnInterrupt<T>(work: Promise<T>, hint: string): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    if (err instanceof InterruptedError && !err.hint) throw new InterruptedError(err.message, { hint });
+    throw err;
   }
 }

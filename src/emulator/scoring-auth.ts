@@ -6,7 +6,7 @@
 // `{error: {code, message}}` whose code says which problem it was, because that is what a user
 // debugging a pipeline needs (and what `amlauth auth check` reports). Messages never echo the
 // credential.
-import { createHash, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import { EmulatorHttpError } from "./errors.js";
 import { JwtVerifier } from "./jwt.js";
 import type { JwtClaims, JwtFailure } from "./jwt.js";
@@ -59,23 +59,47 @@ export function bearerCredential(
       error: scoringUnauthorized("MissingCredential", "No credential was sent; send 'Authorization: Bearer <key-or-token>'."),
     };
   }
-  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(value);
-  if (m === null) {
+  // Hand-parsed (hot path): "Bearer" (any case), blanks, one credential without blanks.
+  const credential = value.length > 7 && value.slice(0, 6).toLowerCase() === "bearer" ? value.slice(6).trim() : "";
+  if (credential === "" || !/^[ \t]/.test(value.slice(6)) || /\s/.test(credential)) {
     return {
       ok: false,
       error: scoringUnauthorized("InvalidAuthorizationScheme", "The Authorization header must use the Bearer scheme: 'Bearer <key-or-token>'."),
     };
   }
-  return { ok: true, credential: m[1]! };
+  return { ok: true, credential };
 }
 
-const digest = (value: string) => createHash("sha256").update(value, "utf8").digest();
+/** Longest key the emulator stores (regenerateKeys/create validate 1..256 characters). */
+const MAX_KEY_BYTES = 256;
 
-/** Constant-time comparison against both keys (hashing first makes lengths equal). */
+/**
+ * A key as a fixed-size buffer (length byte + content, zero-padded) so that comparisons take the
+ * same time whatever the lengths, without hashing on every request.
+ */
+function padded(value: string): Buffer | null {
+  const buffer = Buffer.alloc(MAX_KEY_BYTES + 1);
+  const written = buffer.write(value, 1, "utf8");
+  if (written !== Buffer.byteLength(value, "utf8")) return null; // longer than any stored key
+  buffer[0] = written;
+  return buffer;
+}
+
+/** Padded stored keys. Snapshots are immutable, so caching by the pair object is safe. */
+const storedKeys = new WeakMap<ServiceKeyPair, [Buffer | null, Buffer | null]>();
+
+/** Constant-time comparison against both keys. */
 export function keyMatches(presented: string, keys: ServiceKeyPair): boolean {
-  const p = digest(presented);
-  const primary = timingSafeEqual(p, digest(keys.primaryKey));
-  const secondary = timingSafeEqual(p, digest(keys.secondaryKey));
+  let stored = storedKeys.get(keys);
+  if (stored === undefined) {
+    stored = [padded(keys.primaryKey), padded(keys.secondaryKey)];
+    storedKeys.set(keys, stored);
+  }
+  // Anything longer than 256 bytes cannot be a key; rejecting it early reveals nothing secret.
+  const p = presented.length > MAX_KEY_BYTES ? null : padded(presented);
+  if (p === null) return false;
+  const primary = stored[0] !== null && timingSafeEqual(p, stored[0]);
+  const secondary = stored[1] !== null && timingSafeEqual(p, stored[1]);
   return primary || secondary;
 }
 
@@ -113,12 +137,15 @@ export function checkScoringAuth(
     }
     return scoringUnauthorized("InvalidKey", "The key is not valid for this service (wrong key, or it was regenerated).");
   }
-  if (!JwtVerifier.looksLikeJwt(credential)) {
+  // Verify first: a cached token costs one map lookup; the "is it a key?" diagnosis only runs
+  // for credentials that are not tokens at all.
+  const verified = verifyScoringToken(credential, rule);
+  if (!(verified instanceof EmulatorHttpError)) return null;
+  if (verified.code === "MalformedToken" && !JwtVerifier.looksLikeJwt(credential)) {
     if (rule.keys !== undefined && keyMatches(credential, rule.keys)) {
       return scoringUnauthorized("KeyNotAccepted", "This service uses token authentication, but a key was sent; send a token.");
     }
     return scoringUnauthorized("MalformedToken", "The credential is not a token (expected a JWT).");
   }
-  const verified = verifyScoringToken(credential, rule);
-  return verified instanceof EmulatorHttpError ? verified : null;
+  return verified;
 }

@@ -74,8 +74,10 @@ export class EmulatorServer {
     return this.url;
   }
 
+  /** The last (at most) 10 000 requests with seq > since. */
   requests(since = 0): RequestLogEntry[] {
-    return this.requestLog.filter((r) => r.seq > since);
+    const recent = this.requestLog.length > REQUEST_LOG_LIMIT ? this.requestLog.slice(-REQUEST_LOG_LIMIT) : this.requestLog;
+    return recent.filter((r) => r.seq > since);
   }
 
   lastSeq(): number {
@@ -182,9 +184,12 @@ export class EmulatorServer {
         }
         shape = route.errorShape ?? "arm";
         if (route.auth === "arm") this.authenticate(req);
-        const body = await readBody(req, route.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
-        const ctx = makeContext(req, method, path, rawUrl, q, params, body, this.url, this.opts.deps.now);
-        result = await route.handle(ctx);
+        // Await only real promises: every needless await costs a microtask turn on the hot path.
+        const pendingBody = readBody(req, route.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+        const body = Buffer.isBuffer(pendingBody) ? pendingBody : await pendingBody;
+        const ctx = new Context(req, method, path, rawUrl, q, params, body, this.url, this.opts.deps.now);
+        const handled = route.handle(ctx);
+        result = handled instanceof Promise ? await handled : handled;
         // afterApply: the change above is applied and durable; the client sees the fault instead.
         if (fault !== null && fault.afterApply) await this.applyFault(fault, req, res);
       }
@@ -204,7 +209,8 @@ export class EmulatorServer {
     if (!isAdmin) {
       this.seq += 1;
       this.requestLog.push({ seq: this.seq, method, path: rawPath, status, ms });
-      if (this.requestLog.length > REQUEST_LOG_LIMIT) this.requestLog.splice(0, this.requestLog.length - REQUEST_LOG_LIMIT);
+      // Trim in batches: O(1) amortised per request, never more than 2x the limit in memory.
+      if (this.requestLog.length >= 2 * REQUEST_LOG_LIMIT) this.requestLog.splice(0, this.requestLog.length - REQUEST_LOG_LIMIT);
     }
     this.opts.log?.(`${method} ${rawPath} ${status === 0 ? "reset" : status} ${ms}ms`);
   }
@@ -235,7 +241,7 @@ export class EmulatorServer {
       const m = route.pattern.exec(path);
       if (m === null) continue;
       if (route.method === method || (method === "HEAD" && route.method === "GET" && !this.hasRoute("HEAD", path))) {
-        return { route, params: { ...(m.groups ?? {}) }, allowed };
+        return { route, params: m.groups ?? {}, allowed };
       }
       allowed.push(route.method);
     }
@@ -312,10 +318,12 @@ function shapeForPath(path: string): ErrorShape {
   return "arm";
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+const EMPTY_BODY = Buffer.alloc(0);
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> | Buffer {
   const declared = Number(req.headers["content-length"] ?? 0);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(httpErrors.payloadTooLarge(limit));
-  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  if (req.readableEnded || (declared === 0 && req.headers["transfer-encoding"] === undefined)) return EMPTY_BODY;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -347,58 +355,63 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-function makeContext(
-  req: IncomingMessage,
-  method: string,
-  path: string,
-  rawUrl: string,
-  q: number,
-  params: Record<string, string>,
-  body: Buffer,
-  baseUrl: string,
-  now: () => number,
-): RequestContext {
-  let parsed: { value: unknown } | null = null;
-  return {
-    req,
-    method,
-    path,
-    query: new URLSearchParams(q === -1 ? "" : rawUrl.slice(q + 1)),
-    params,
-    headers: req.headers,
-    body,
-    baseUrl,
-    now,
-    json<T>(): T {
-      if (parsed === null) {
-        if (body.length === 0) throw httpErrors.badRequest("The request body is empty; a JSON body is required.");
-        try {
-          parsed = { value: JSON.parse(body.toString("utf8")) };
-        } catch {
-          throw httpErrors.invalidJson();
-        }
+/** RequestContext as a class: a stable shape, and the query string parsed only when read. */
+class Context implements RequestContext {
+  private parsedQuery: URLSearchParams | null = null;
+  private parsedJson: { value: unknown } | null = null;
+  readonly headers: Record<string, string | string[] | undefined>;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly method: string,
+    readonly path: string,
+    private readonly rawUrl: string,
+    private readonly queryStart: number,
+    readonly params: Record<string, string>,
+    readonly body: Buffer,
+    readonly baseUrl: string,
+    readonly now: () => number,
+  ) {
+    this.headers = req.headers;
+  }
+
+  get query(): URLSearchParams {
+    return (this.parsedQuery ??= new URLSearchParams(this.queryStart === -1 ? "" : this.rawUrl.slice(this.queryStart + 1)));
+  }
+
+  json<T>(): T {
+    if (this.parsedJson === null) {
+      if (this.body.length === 0) throw httpErrors.badRequest("The request body is empty; a JSON body is required.");
+      try {
+        this.parsedJson = { value: JSON.parse(this.body.toString("utf8")) };
+      } catch {
+        throw httpErrors.invalidJson();
       }
-      return parsed.value as T;
-    },
-  };
+    }
+    return this.parsedJson.value as T;
+  }
 }
 
 function send(res: ServerResponse, result: RouteResult, headOnly: boolean): void {
-  const headers: Record<string, string> = { ...(result.headers ?? {}) };
-  let payload: Buffer | undefined;
+  const headers: Record<string, string> = result.headers === undefined ? {} : { ...result.headers };
+  // Strings go to res.end as-is: Node then writes headers and body in one go.
+  let payload: Buffer | string | undefined;
   const body = result.body;
   if (body === undefined || body === null) {
     payload = undefined;
   } else if (Buffer.isBuffer(body)) {
     payload = body;
   } else if (typeof body === "string") {
-    payload = Buffer.from(body, "utf8");
+    payload = body;
     headers["content-type"] ??= "text/plain; charset=utf-8";
   } else {
-    payload = Buffer.from(JSON.stringify(body), "utf8");
+    payload = JSON.stringify(body);
     headers["content-type"] ??= "application/json; charset=utf-8";
   }
-  if (headers["content-length"] === undefined) headers["content-length"] = String(payload?.length ?? 0);
+  if (headers["content-length"] === undefined) {
+    headers["content-length"] = String(payload === undefined ? 0 : typeof payload === "string" ? Buffer.byteLength(payload) : payload.length);
+  }
   res.writeHead(result.status, headers);
-  res.end(headOnly ? undefined : payload);
+  if (headOnly || payload === undefined) res.end();
+  else res.end(payload);
 }

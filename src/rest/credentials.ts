@@ -3,7 +3,8 @@
 // its token in the cache (or uses the static/emulator kinds) never loads it.
 import { AuthError, InterruptedError, UsageError } from "../errors.js";
 import type { HttpPipeline } from "./http-types.js";
-import { createHttpsAgent, redactText } from "./http.js";
+import { redactAll as redactText } from "../output/redact.js";
+import { createHttpsAgent } from "./http.js";
 
 export const CREDENTIAL_KINDS = [
   "default",
@@ -49,6 +50,8 @@ export interface CredentialSettings {
   authorityHost?: string;
   /** Extra PEM CAs to trust for the sign-in calls. */
   ca?: string[];
+  /** Trust only `ca` (emulator mode); see createHttpsAgent. */
+  caExclusive?: boolean;
   signal?: AbortSignal;
   /** Kind `emulator`: the pipeline (it trusts the emulator CA) and the documented sign-in values. */
   pipeline?: HttpPipeline;
@@ -219,7 +222,7 @@ async function buildIdentityCredential(settings: CredentialSettings): Promise<Id
     // emulated authority would fail that, so trust it as given.
     ...(KNOWN_AUTHORITY_ORIGINS.has(authorityHost) ? {} : { disableInstanceDiscovery: true }),
     // The identity pipeline's own requests (token endpoint, metadata) trust the same CAs.
-    ...(extraCa.length > 0 ? { agent: createHttpsAgent(extraCa) } : {}),
+    ...(extraCa.length > 0 ? { agent: createHttpsAgent(extraCa, { exclusive: Boolean(settings.caExclusive) }) } : {}),
   };
   const tenantId = nonEmpty(env.AZURE_TENANT_ID);
   const clientId = nonEmpty(env.AZURE_CLIENT_ID);

@@ -2,7 +2,7 @@
 // it sits on the hot path of every command, so it must not pull in any Azure core module.
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from "node:http";
-import { createSecureContext, rootCertificates, type SecureContext } from "node:tls";
+import { rootCertificates } from "node:tls";
 import type { HttpPipeline, HttpRequest, HttpResponse, PipelineOptions } from "./http-types.js";
 import {
   AuthError,
@@ -12,6 +12,7 @@ import {
   NotFoundError,
   ServiceError,
 } from "../errors.js";
+import { redactAll, redactHeaders, redactJsonBody, redactUrl } from "../output/redact.js";
 
 /** Options this implementation understands beyond the shared contract. */
 export interface PipelineSettings extends PipelineOptions {
@@ -21,6 +22,8 @@ export interface PipelineSettings extends PipelineOptions {
   maxBodyBytes?: number;
   /** Jitter source, injected by tests. */
   random?: () => number;
+  /** Trust only `ca` (emulator mode, where every host is the emulator); see createHttpsAgent. */
+  caExclusive?: boolean;
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -56,7 +59,7 @@ class AttemptFault extends Error {
 }
 
 export function createHttpPipeline(opts: PipelineSettings = {}): HttpPipeline {
-  const httpsAgent = createHttpsAgent(opts.ca);
+  const httpsAgent = createHttpsAgent(opts.ca, { exclusive: Boolean(opts.caExclusive) });
   const httpAgent = new HttpAgent({ keepAlive: true });
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxRetries = opts.maxRetries ?? DEFAULT_MAX_RETRIES;
@@ -125,12 +128,12 @@ export function createHttpPipeline(opts: PipelineSettings = {}): HttpPipeline {
       }
       const elapsed = now() - started;
       // Parallel calls (name resolution) would leave "← 404" ambiguous: say which request it was.
-      const which = overlapped || inFlight > 0 ? ` ${req.method} …${url.pathname.split("/").slice(-2).join("/")}` : "";
+      const which = overlapped || inFlight > 0 ? ` ${req.method} …/${url.pathname.split("/").slice(-2).join("/")}` : "";
 
       if (response) {
         if (trace) {
           trace(`← ${response.status} (${elapsed} ms)${which}`);
-          if (response.bodyText !== "") trace(`  ${redactBodyForTrace(response.bodyText, response.headers["content-type"], knownSecrets)}`);
+          if (response.bodyText !== "") trace(`  ${traceBody(response.bodyText, response.headers["content-type"], knownSecrets)}`);
         }
         if (response.status === 401 && wantsAuth && !refreshedAfter401 && opts.getAccessToken) {
           // Rejected before any processing, so resending is safe even for POST.
@@ -273,10 +276,10 @@ export function createHttpPipeline(opts: PipelineSettings = {}): HttpPipeline {
   function traceRequest(req: HttpRequest, url: URL, headers: Record<string, string>, body: Uint8Array | undefined, attempt: number): void {
     if (!trace) return;
     const again = attempt > 1 ? ` (attempt ${attempt})` : "";
-    trace(`→ ${req.method} ${redactUrlForTrace(url.href)}${again}`);
-    for (const [name, value] of Object.entries(redactHeadersForTrace(headers))) trace(`  ${name}: ${value}`);
+    trace(`→ ${req.method} ${redactUrl(url.href)}${again}`);
+    for (const [name, value] of Object.entries(redactHeaders(headers))) trace(`  ${name}: ${value}`);
     if (body !== undefined && body.byteLength > 0) {
-      trace(`  ${redactBodyForTrace(Buffer.from(body).toString("utf8"), headers["content-type"], knownSecrets)}`);
+      trace(`  ${traceBody(Buffer.from(body).toString("utf8"), headers["content-type"], knownSecrets)}`);
     }
   }
 
@@ -302,26 +305,17 @@ export function createHttpPipeline(opts: PipelineSettings = {}): HttpPipeline {
 }
 
 /**
- * A keep-alive agent that trusts Node's roots (including NODE_EXTRA_CA_CERTS) plus `extraCa`.
- * Passing `ca: [...tls.rootCertificates, ...extra]` would do the same but re-parses ~140 root
- * PEMs (60-200 ms, on every run); adding our CAs to the default context costs about 1 ms.
+ * A keep-alive agent for the given extra CAs, using only documented TLS options.
+ * - exclusive (emulator mode: every host we talk to is the emulator): trust exactly these CAs.
+ *   Cheap (~1 ms) and strict: nothing else can answer for the emulator's hosts.
+ * - otherwise (--ca-file for a private or proxied endpoint): Node's public roots plus ours. This
+ *   re-parses ~140 root PEMs (tens of ms), paid only by users who pass --ca-file.
+ * Without extra CAs the default context is used, so NODE_EXTRA_CA_CERTS keeps working as Node does it.
  */
-export function createHttpsAgent(extraCa: readonly string[] | undefined): HttpsAgent {
+export function createHttpsAgent(extraCa: readonly string[] | undefined, opts: { exclusive?: boolean } = {}): HttpsAgent {
   const pems = (extraCa ?? []).filter((pem) => pem.trim() !== "");
   if (pems.length === 0) return new HttpsAgent({ keepAlive: true });
-  return new HttpsAgent({ keepAlive: true, secureContext: secureContextTrusting(pems) });
-}
-
-function secureContextTrusting(pems: string[]): SecureContext {
-  const context = createSecureContext();
-  // Node's SecureContext exposes addCACert on its native handle (what `ca` uses internally);
-  // it copies the shared root store before adding, so other contexts are unaffected.
-  const native = (context as unknown as { context?: { addCACert?: (pem: string) => void } }).context;
-  if (typeof native?.addCACert === "function") {
-    for (const pem of pems) native.addCACert(pem);
-    return context;
-  }
-  return createSecureContext({ ca: [...rootCertificates, ...pems] });
+  return new HttpsAgent({ keepAlive: true, ca: opts.exclusive ? pems : [...rootCertificates, ...pems] });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -459,7 +453,7 @@ function parseUrl(raw: string): URL {
   try {
     return new URL(raw);
   } catch {
-    throw new NetworkError(`invalid URL: ${redactUrlForTrace(raw).slice(0, 200)}`, "EINVALIDURL");
+    throw new NetworkError(`invalid URL: ${redactUrl(raw).slice(0, 200)}`, "EINVALIDURL");
   }
 }
 
@@ -506,7 +500,7 @@ function tryParseJson(text: string): unknown {
 }
 
 function oneLine(text: string, max: number, secrets: readonly string[]): string {
-  const flat = redactText(text, secrets).replace(/\s+/g, " ").trim();
+  const flat = redactAll(text, secrets).replace(/\s+/g, " ").trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
@@ -520,94 +514,19 @@ function formatBytes(n: number): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Trace redaction. Everything a --verbose trace prints passes through these; they err on the
-// side of hiding (a whole header, a whole JSON field) rather than pattern-matching secrets.
+// Trace rendering. Redaction itself is src/output/redact.ts; this only decides what a body looks
+// like in a --verbose line (JSON and forms redacted field by field, anything else summarised).
 
-const SECRET_QUERY_PARAMS = /^(sig|signature|code|token|access_token|id_token|refresh_token|key|apikey|api_key|secret|client_secret|client_assertion|password|sas)$/i;
-const SECRET_HEADERS = new Set(["authorization", "proxy-authorization", "cookie", "set-cookie", "x-ms-blob-sas", "ocp-apim-subscription-key", "api-key", "x-api-key"]);
-const SECRET_JSON_FIELDS =
-  /^(primarykey|secondarykey|keyvalue|keys|accesstoken|access_token|refresh_token|id_token|token|secret|clientsecret|client_secret|password|sslkey|sslcertificate|connectionstring|sas|sastoken|client_assertion|assertion)$/i;
-const SECRET_FORM_FIELDS = /^(client_secret|client_assertion|assertion|password|refresh_token|code|access_token)$/i;
-const JWT_PATTERN = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/g;
+/** Free-text redaction (known secrets, JWTs, bearer values, secret fields); app.ts uses it for errors. */
+export const redactText = redactAll;
+
 const TRACE_BODY_LIMIT = 2000;
-export const REDACTED = "[REDACTED]";
 
-/** Removes known secret values, JWTs and bearer material from free text. */
-export function redactText(text: string, secrets: readonly string[] = []): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret.length >= 6) out = out.split(secret).join(REDACTED);
-  }
-  return out.replace(JWT_PATTERN, REDACTED).replace(/\b(Bearer|Basic)\s+(?!\[REDACTED\])[^\s,;"']+/gi, `$1 ${REDACTED}`);
-}
-
-/** A URL with secret query values (SAS `sig`, codes, tokens) replaced. */
-export function redactUrlForTrace(raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return raw.split("?")[0] ?? "";
-  }
-  const names = [...new Set(url.searchParams.keys())];
-  for (const name of names) {
-    if (SECRET_QUERY_PARAMS.test(name)) url.searchParams.set(name, REDACTED);
-  }
-  url.username = "";
-  url.password = "";
-  return redactText(url.href.replace(/%5BREDACTED%5D/g, REDACTED));
-}
-
-export function redactHeadersForTrace(headers: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    const lower = name.toLowerCase();
-    if (SECRET_HEADERS.has(lower)) {
-      const scheme = /^(Bearer|Basic)\s/i.exec(value)?.[1];
-      out[lower] = scheme ? `${scheme} ${REDACTED}` : REDACTED;
-    } else if (lower === "location" || lower === "operation-location" || lower === "azure-asyncoperation") {
-      out[lower] = redactUrlForTrace(value);
-    } else {
-      out[lower] = redactText(value);
-    }
-  }
-  return out;
-}
-
-/** A one-line, bounded rendering of a request/response body with secret fields hidden. */
-export function redactBodyForTrace(text: string, contentType: string | undefined, secrets: readonly string[] = []): string {
-  const type = (contentType ?? "").toLowerCase();
-  let rendered: string;
+function traceBody(text: string, contentType: string | undefined, secrets: readonly string[]): string {
+  const type = (contentType ?? "").toLowerCase().split(";")[0]!.trim();
   const trimmed = text.trim();
-  if (type.includes("x-www-form-urlencoded")) {
-    const form = new URLSearchParams(trimmed);
-    for (const name of [...new Set(form.keys())]) if (SECRET_FORM_FIELDS.test(name)) form.set(name, REDACTED);
-    rendered = form.toString().replace(/%5BREDACTED%5D/g, REDACTED);
-  } else if (type.includes("json") || /^[[{]/.test(trimmed)) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(trimmed) as unknown;
-    } catch {
-      return `[${Buffer.byteLength(text)} bytes, not valid JSON]`;
-    }
-    rendered = JSON.stringify(redactJsonValue(parsed));
-  } else {
-    return `[${Buffer.byteLength(text)} bytes${type ? `, ${type.split(";")[0]}` : ""}]`;
-  }
-  rendered = redactText(rendered, secrets);
+  const structured = type.includes("json") || type === "application/x-www-form-urlencoded" || /^[[{]/.test(trimmed);
+  if (!structured) return `[${Buffer.byteLength(text)} bytes${type ? `, ${type}` : ""}]`;
+  const rendered = redactAll(redactJsonBody(trimmed), secrets);
   return rendered.length > TRACE_BODY_LIMIT ? `${rendered.slice(0, TRACE_BODY_LIMIT)}… (${rendered.length} chars)` : rendered;
-}
-
-function redactJsonValue(value: unknown, depth = 0): unknown {
-  if (depth > 20) return "[…]";
-  if (Array.isArray(value)) return value.map((v) => redactJsonValue(v, depth + 1));
-  if (value && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      out[k] = SECRET_JSON_FIELDS.test(k) && v !== null && v !== undefined ? REDACTED : redactJsonValue(v, depth + 1);
-    }
-    return out;
-  }
-  if (typeof value === "string" && /^https?:\/\//i.test(value)) return redactUrlForTrace(value);
-  return value;
 }

@@ -1,7 +1,8 @@
 // Bounded polling of long-running operations. Starts fast (the emulator and small changes finish
 // in well under a second) and backs off to the SDK's 5 s; a Retry-After from the server wins.
 import { InterruptedError, ServiceError } from "../errors.js";
-import { abortableSleep, redactText, retryAfterMs } from "./http.js";
+import { redactAll as redactText } from "../output/redact.js";
+import { abortableSleep, retryAfterMs } from "./http.js";
 import type { HttpPipeline } from "./http-types.js";
 
 export interface PollTiming {

@@ -88,9 +88,11 @@ export async function createSession(ctx: Context, config: SessionConfig, opts: S
 
   const armEndpoint = emulator ? emulator.url : normalizeArmEndpoint(config.armEndpoint);
   const authorityHost = emulator ? emulator.url : normalizeAuthorityHost(config.authorityHost);
-  const subscription = config.subscription ?? (emulator ? emulator.subscriptionId || EMULATOR_SUBSCRIPTION_ID : undefined);
-  const resourceGroup = config.resourceGroup ?? (emulator ? emulator.resourceGroup || EMULATOR_RESOURCE_GROUP : undefined);
-  const workspace = config.workspace ?? (emulator ? emulator.workspace || EMULATOR_WORKSPACE : undefined);
+  // The emulator serves exactly one workspace; a subscription picked up from the environment for
+  // real Azure (AZURE_SUBSCRIPTION_ID in CI) must not point --emulator runs elsewhere.
+  const subscription = emulator ? emulator.subscriptionId || EMULATOR_SUBSCRIPTION_ID : config.subscription;
+  const resourceGroup = emulator ? emulator.resourceGroup || EMULATOR_RESOURCE_GROUP : config.resourceGroup;
+  const workspace = emulator ? emulator.workspace || EMULATOR_WORKSPACE : config.workspace;
   const ca = collectCa(ctx, config, emulator);
 
   const cache = openCache(
@@ -104,7 +106,7 @@ export async function createSession(ctx: Context, config: SessionConfig, opts: S
   // The emulator credential signs in through the pipeline, and the pipeline asks the credential
   // for bearer tokens; the getter below is only called after both exist.
   const pipeline = createHttpPipeline({
-    ...(ca.length > 0 ? { ca } : {}),
+    ...(ca.length > 0 ? { ca, caExclusive: Boolean(emulator) } : {}),
     scope: controlScope,
     getAccessToken: (scope) => pipelineToken(scope),
     ...(opts.verbose && opts.trace ? { trace: opts.trace } : {}),
@@ -120,6 +122,7 @@ export async function createSession(ctx: Context, config: SessionConfig, opts: S
     now: () => ctx.now(),
     authorityHost,
     ca,
+    caExclusive: Boolean(emulator),
     signal: ctx.signal,
     pipeline,
     ...(emulator
@@ -316,15 +319,16 @@ export function normalizeArmEndpoint(value: string | undefined): string {
 }
 
 function pickCredentialKind(ctx: Context, config: SessionConfig, emulator: EmulatorConnection | undefined): CredentialKind {
-  if (config.credential) {
-    const kind = parseCredentialKind(config.credential);
-    if (kind === "emulator" && !emulator) throw new UsageError("credential `emulator` works only with --emulator");
-    return kind;
+  const explicit = config.credential ? parseCredentialKind(config.credential) : undefined;
+  if (emulator) {
+    // Only the emulator's own sign-in (or a token handed over on purpose with --credential
+    // static) makes sense there; a profile's `cli` or a CI's Azure token must not be used.
+    return explicit === "static" ? "static" : "emulator";
   }
-  // A token the caller already holds is the fastest path (CI); otherwise the emulator signs in
-  // with its documented client, and Azure goes through DefaultAzureCredential.
-  if (ctx.env.AMLAUTH_ACCESS_TOKEN?.trim()) return "static";
-  return emulator ? "emulator" : "default";
+  if (explicit === "emulator") throw new UsageError("credential `emulator` works only with --emulator");
+  if (explicit) return explicit;
+  // A token the caller already holds is the fastest path (CI).
+  return ctx.env.AMLAUTH_ACCESS_TOKEN?.trim() ? "static" : "default";
 }
 
 /** --ca-file and the emulator's CA (NODE_EXTRA_CA_CERTS stays in effect through Node's own roots). */

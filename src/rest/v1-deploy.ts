@@ -104,11 +104,14 @@ export async function deployV1(deps: V1DeployDeps, spec: V1DeploySpec, opts: Wai
     reply = await post();
   } catch (err) {
     if (!(err instanceof MaybeAppliedError)) throw err;
-    // Did the create land? A new service that now exists did; follow it instead of re-sending.
-    // With --overwrite the old service existed anyway, but the body is absolute, so one resend is safe.
-    const now = existing ? null : await deps.findService(name);
-    if (now) {
-      return opts.wait ? await deps.waitForServiceState(name, what, opts) : now;
+    // Did the create land? A service that did not exist and now does, or an existing one that
+    // went from settled to Transitioning, means yes: follow it instead of sending it again.
+    // (An overwrite that already finished looks unapplied; resending it is harmless, the body
+    // is absolute.)
+    const current = await deps.findService(name);
+    const landed = current !== null && (existing === null || (existing.state !== "Transitioning" && current.state === "Transitioning"));
+    if (landed) {
+      return opts.wait ? await deps.waitForServiceState(name, what, opts) : current;
     }
     reply = await post();
   }
@@ -234,7 +237,7 @@ def run(http_body, request_headers=None):
 // ---------------------------------------------------------------------------------------------
 // A minimal ustar writer (with pax headers for long names), gzip-compressed with node:zlib.
 
-interface TarEntry {
+export interface TarEntry {
   /** Path inside the archive, "/"-separated, no leading slash. */
   name: string;
   type: "file" | "dir" | "symlink";

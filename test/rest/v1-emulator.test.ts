@@ -276,9 +276,12 @@ describe("session credentials", () => {
     second.close();
   });
 
-  it("uses AMLAUTH_ACCESS_TOKEN without signing in and never writes it to the cache", async () => {
+  it("uses AMLAUTH_ACCESS_TOKEN only with --credential static, without signing in or caching it", async () => {
     const cacheDir = join(root.dir, "cache-static");
-    const s = await openSession({ cacheDir }, { AMLAUTH_ACCESS_TOKEN: EMULATOR_STATIC_TOKEN });
+    const ignored = await openSession({ cacheDir }, { AMLAUTH_ACCESS_TOKEN: "an-azure-token-from-ci" });
+    expect(ignored.credentialKind).toBe("emulator"); // never sent to the emulator unless asked
+    ignored.close();
+    const s = await openSession({ cacheDir, credential: "static" }, { AMLAUTH_ACCESS_TOKEN: EMULATOR_STATIC_TOKEN });
     expect(s.credentialKind).toBe("static");
     const since = lastSeq();
     expect((await (await s.backend("v1")).listKeys("demo-aks")).primaryKey.length).toBeGreaterThan(8);
