@@ -4,11 +4,15 @@
 // exit code is 0 even when a target fails, and 1 only when the benchmark itself broke.
 //
 // Every CLI run gets the same throwaway HOME/XDG tree and an environment built from scratch, so a
-// real user's config, cache or AMLAUTH_* variables never change a number. Keys and tokens the
-// benchmark handles stay in memory: they are never printed, logged or put on a command line.
+// real user's config, cache or AMLAUTH_* variables never change a number. That also drops
+// NODE_EXTRA_CA_CERTS and NODE_OPTIONS: on Node 20 NODE_EXTRA_CA_CERTS makes every node process
+// parse the whole CA store at start-up (about +30 ms here, for `node -e 0` too), which would pull
+// every ratio towards 1. `--keep-env NODE_EXTRA_CA_CERTS` measures with it.
+// Keys and tokens the benchmark handles stay in memory: never printed, logged or put in argv.
 //
 // Options: --runs N (timed rounds, default 30), --warmup N (3), --load-seconds S (5),
-// --load-rounds N (2), --connections N (10), --quick (a smoke run: 5 rounds, 1 s loads).
+// --load-rounds N (2), --connections N (10), --only startup|throughput, --keep-env NAME
+// (repeatable: pass that variable through to every measured process), --quick (a smoke run).
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { createServer, request as httpsRequest } from "node:https";
@@ -17,7 +21,9 @@ import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const BIN = join(ROOT, "bin", "amlauth.js");
+const PACKAGE = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+// What `amlauth` runs once installed: the package's own bin entry.
+const BIN = join(ROOT, typeof PACKAGE.bin === "string" ? PACKAGE.bin : PACKAGE.bin.amlauth);
 const RESULTS_DIR = join(ROOT, "bench-results");
 
 
@@ -25,18 +31,25 @@ const RESULTS_DIR = join(ROOT, "bench-results");
 // options
 
 function parseOptions(argv) {
-  const opts = { runs: 30, warmup: 3, loadSeconds: 5, loadRounds: 2, connections: 10 };
+  const opts = { runs: 30, warmup: 3, loadSeconds: 5, loadRounds: 2, connections: 10, only: null, keepEnv: [] };
   const numeric = { "--runs": "runs", "--warmup": "warmup", "--load-seconds": "loadSeconds", "--load-rounds": "loadRounds", "--connections": "connections" };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--quick") {
       Object.assign(opts, { runs: 5, warmup: 1, loadSeconds: 1, loadRounds: 1 });
+    } else if (arg === "--only") {
+      opts.only = argv[++i];
+      if (opts.only !== "startup" && opts.only !== "throughput") fail("--only takes startup or throughput");
+    } else if (arg === "--keep-env") {
+      const name = argv[++i];
+      if (!name || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) fail("--keep-env needs a variable name");
+      opts.keepEnv.push(name);
     } else if (arg in numeric) {
       const value = Number(argv[++i]);
       if (!Number.isInteger(value) || value < (arg === "--warmup" ? 0 : 1)) fail(`${arg} needs a positive whole number`);
       opts[numeric[arg]] = value;
     } else {
-      fail(`unknown option ${arg} (known: --runs, --warmup, --load-seconds, --load-rounds, --connections, --quick)`);
+      fail(`unknown option ${arg} (known: --runs, --warmup, --load-seconds, --load-rounds, --connections, --only, --keep-env, --quick)`);
     }
   }
   // A load run longer than this would push the whole benchmark past its 3-minute budget.
@@ -90,6 +103,7 @@ async function runBenchmark(opts) {
     TZ: "UTC",
     LANG: "C.UTF-8",
   };
+  for (const name of opts.keepEnv) if (process.env[name] !== undefined) env[name] = process.env[name];
   const cleanups = [() => rmSync(workDir, { recursive: true, force: true })];
   const cleanUp = () => {
     while (cleanups.length > 0) {
@@ -110,6 +124,7 @@ async function runBenchmark(opts) {
 
   try {
     log(`amlauth bench: node ${process.version}, ${cpus().length} cpu(s); ${opts.runs} timed rounds after ${opts.warmup} warm-up, ${opts.loadRounds}× ${opts.loadSeconds} s loads`);
+    log(`environment of measured processes: clean${opts.keepEnv.length > 0 ? ` + ${opts.keepEnv.join(", ")}` : ""}`);
     if (!existsSync(join(ROOT, "dist", "cli.js"))) throw new BenchError("dist/cli.js is missing: run `npm run build` (or `npm run bench`, which builds first)");
 
     const emulator = startEmulator(dataDir, env, home, cleanups);
@@ -151,11 +166,25 @@ async function runBenchmark(opts) {
       { id: "token-hit", label: "token get demo-aks (cache hit)", args: ["--emulator", "token", "get", "demo-aks"] },
     ].map((c) => ({ ...c, file: process.execPath, argv: [BIN, ...c.args] }));
 
+    // Floors (reported, no target): what any ESM entry costs, and what node plus the one
+    // loopback HTTPS call that `keys list` makes costs without amlauth around it.
+    const emptyModule = join(workDir, "empty.mjs");
+    writeFileSync(emptyModule, "");
+    const floorScript = join(workDir, "https-floor.mjs");
+    writeFileSync(floorScript, HTTPS_FLOOR_SCRIPT);
+    const { EMULATOR_STATIC_TOKEN } = await import("../dist/emulator-entry.js");
+    const listKeysUrl = `${emulator.url}/modelmanagement/v1.0/subscriptions/${emulator.subscriptionId}/resourceGroups/${emulator.resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${emulator.workspace}/services/demo-aci/listkeys`;
+    // The static bearer is the emulator's documented, public one; it goes by env, not argv.
+    const floorEnv = { ...env, BENCH_URL: listKeysUrl, BENCH_CA_FILE: emulator.caFile, BENCH_BEARER: EMULATOR_STATIC_TOKEN };
+    expectOutput(runOnce(process.execPath, [floorScript], floorEnv, home), (out) => out === "ok\n", "the HTTPS floor script gets keys from the emulator");
+    commands.push(
+      { id: "floor-esm", label: "floor: node empty.mjs", file: process.execPath, argv: [emptyModule] },
+      { id: "floor-https", label: "floor: node + 1 HTTPS POST", file: process.execPath, argv: [floorScript], env: floorEnv },
+    );
+
     const az = findOnPath("az", env.PATH);
     let azNote = "az is not installed here: row skipped";
     if (az) {
-      const listKeysUrl = `${emulator.url}/modelmanagement/v1.0/subscriptions/${emulator.subscriptionId}/resourceGroups/${emulator.resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/${emulator.workspace}/services/demo-aci/listkeys`;
-      const { EMULATOR_STATIC_TOKEN } = await import("../dist/emulator-entry.js");
       // az gets the emulator's documented static bearer (not a secret) so neither side signs in,
       // its own config dir, and the emulator CA through REQUESTS_CA_BUNDLE.
       const azEnv = { ...env, AZURE_CONFIG_DIR: join(home, ".azure"), AZURE_CORE_COLLECT_TELEMETRY: "no", REQUESTS_CA_BUNDLE: emulator.caFile };
@@ -169,14 +198,20 @@ async function runBenchmark(opts) {
       }
     }
 
-    log(`start-up: ${commands.length} commands × ${opts.runs} runs, each paired with a \`node -e 0\` run`);
-    const timings = measureStartup(commands, env, home, opts);
-    if (controlTokenFiles().length === 0) throw new BenchError("the control token is gone after the runs");
-    const afterEntries = otherCacheFiles();
-    if (warmCacheEntries.some((f) => !afterEntries.includes(f))) throw new BenchError("discovery/kind cache entries vanished during the runs");
+    let timings = null;
+    if (opts.only !== "throughput") {
+      log(`start-up: ${commands.length} commands × ${opts.runs} runs, each paired with a \`node -e 0\` run`);
+      timings = measureStartup(commands, env, home, opts);
+      if (controlTokenFiles().length === 0) throw new BenchError("the control token is gone after the runs");
+      const afterEntries = otherCacheFiles();
+      if (warmCacheEntries.some((f) => !afterEntries.includes(f))) throw new BenchError("discovery/kind cache entries vanished during the runs");
+    }
 
-    log(`throughput: emulator scoring vs bare Node HTTPS, ${opts.loadRounds} round(s) × ${opts.loadSeconds} s per side, ${opts.connections} connections`);
-    const throughput = await measureThroughput(emulator, cli, dataDir, cleanups, opts);
+    let throughput = null;
+    if (opts.only !== "startup") {
+      log(`throughput: emulator scoring vs bare Node HTTPS, ${opts.loadRounds} round(s) × ${opts.loadSeconds} s per side, ${opts.connections} connections`);
+      throughput = await measureThroughput(emulator, cli, dataDir, cleanups, opts);
+    }
 
     const rows = buildRows(timings, throughput, azNote);
     const finishedAt = new Date();
@@ -187,16 +222,23 @@ async function runBenchmark(opts) {
       durationSeconds: round((finishedAt - startedAt) / 1000, 1),
       machine: machineInfo(),
       git: gitInfo(),
-      settings: { ...opts, pipelining: 1, startupPairing: "each command run next to a node -e 0 run; the pair order alternates" },
+      settings: {
+        ...opts,
+        pipelining: 1,
+        startupPairing: "each command run next to a node -e 0 run; the pair order alternates",
+        environment: `clean: PATH, HOME, XDG_*, AMLAUTH_EMULATOR_DIR, NO_COLOR, TZ, LANG${opts.keepEnv.length > 0 ? `, kept: ${opts.keepEnv.join(", ")}` : ""}`,
+        bin: PACKAGE.bin,
+      },
       runs: { startupRoundsPerCommand: opts.runs, warmupRounds: opts.warmup, loadRoundsPerSide: opts.loadRounds, loadSecondsPerRun: opts.loadSeconds },
       emulator: { process: "separate (amlauth emulator start --detach)", pid: emulator.pid },
       rows,
-      samples: { startup: timings, throughput: throughput.samples },
+      samples: { startup: timings, throughput: throughput?.samples ?? null },
     };
     printTable(rows);
     writeResults(report);
     const failed = rows.filter((r) => r.status === "FAIL");
     log(`\n${rows.filter((r) => r.status === "PASS").length} passed, ${failed.length} failed, ${rows.filter((r) => r.status === "SKIP").length} skipped (targets are a report: exit 0)`);
+    for (const r of failed) log(`  FAIL ${r.label}: ${r.ratio}× against ${r.target}`);
     log(`total ${report.durationSeconds} s; results in bench-results/latest.json`);
     return 0;
   } catch (err) {
@@ -278,6 +320,26 @@ function startEmulator(dataDir, env, cwd, cleanups) {
 // start-up times
 
 const BASELINE = { id: "baseline", label: "node -e 0", file: process.execPath, argv: ["-e", "0"] };
+
+/**
+ * The network floor: one POST to the emulator's listkeys, trusting its CA the way Node clients do
+ * (`ca` on the request), and nothing else. Exits 1 unless the keys came back.
+ */
+const HTTPS_FLOOR_SCRIPT = `import { request } from "node:https";
+import { readFileSync } from "node:fs";
+const ca = readFileSync(process.env.BENCH_CA_FILE, "utf8");
+const req = request(process.env.BENCH_URL, { method: "POST", ca, headers: { authorization: "Bearer " + process.env.BENCH_BEARER, "content-length": "0" } }, (res) => {
+  let text = "";
+  res.setEncoding("utf8");
+  res.on("data", (d) => (text += d));
+  res.on("end", () => {
+    if (res.statusCode !== 200 || !JSON.parse(text).primaryKey) process.exit(1);
+    process.stdout.write("ok\\n");
+  });
+});
+req.on("error", () => process.exit(1));
+req.end();
+`;
 
 /**
  * Round-robin over the commands; every command run sits next to its own `node -e 0` run and the
@@ -369,7 +431,7 @@ async function measureThroughput(emulator, cli, dataDir, cleanups, opts) {
     }
     const reqPerSec = ok / result.duration;
     const serverCpuMicrosPerRequest = cpuBefore !== null && cpuAfter !== null ? ((cpuAfter - cpuBefore) * 1e6) / ok : null;
-    return { reqPerSec: round(reqPerSec, 1), requests: ok, seconds: round(result.duration, 2), latencyP50Ms: result.latency.p50, latencyP90Ms: result.latency.p90, serverCpuMicrosPerRequest: round(serverCpuMicrosPerRequest, 1) };
+    return { reqPerSec: round(reqPerSec, 1), requests: ok, seconds: round(result.duration, 2), latencyMeanMs: round(result.latency.average, 2), latencyP90Ms: result.latency.p90, serverCpuMicrosPerRequest: round(serverCpuMicrosPerRequest, 1) };
   };
 
   // Warm-up: JIT and TLS session state on both servers before anything is kept.
@@ -384,7 +446,7 @@ async function measureThroughput(emulator, cli, dataDir, cleanups, opts) {
       for (const side of bareFirst ? ["bare", "emulator"] : ["emulator", "bare"]) {
         const r = side === "bare" ? await load(c.bareUri, c.headers, opts.loadSeconds, bare.pid) : await load(c.uri, c.headers, opts.loadSeconds, emulator.pid);
         samples[c.id][side].push(r);
-        log(`  ${c.id} ${side.padEnd(8)} ${String(Math.round(r.reqPerSec)).padStart(6)} req/s  p50 ${r.latencyP50Ms} ms  server ${r.serverCpuMicrosPerRequest ?? "?"} µs CPU/req`);
+        log(`  ${c.id} ${side.padEnd(8)} ${String(Math.round(r.reqPerSec)).padStart(6)} req/s  mean latency ${r.latencyMeanMs} ms  server ${r.serverCpuMicrosPerRequest ?? "?"} µs CPU/req`);
       }
     }
   }
@@ -487,6 +549,13 @@ function runBareServer() {
 
 function buildRows(timings, throughput, azNote) {
   const rows = [];
+  if (timings) rows.push(...startupRows(timings, azNote));
+  if (throughput) rows.push(...throughputRows(throughput));
+  return rows;
+}
+
+function startupRows(timings, azNote) {
+  const rows = [];
   const startupRow = (id, label, maxRatio) => {
     const s = timings[id];
     const cmd = summary(s.command);
@@ -520,6 +589,16 @@ function buildRows(timings, throughput, azNote) {
   }
   startupRow("keys-cold", "keys list demo-aci (cold credential)", 2.5);
   startupRow("token-hit", "token get demo-aks (cache hit)", 1.3);
+  for (const [id, label] of [["floor-esm", "floor: node empty.mjs (ESM entry)"], ["floor-https", "floor: node + 1 HTTPS POST, no amlauth"]]) {
+    const cmd = summary(timings[id].command);
+    const base = summary(timings[id].baseline);
+    rows.push({ id, label, unit: "ms", median: cmd.median, p90: cmd.p90, baselineLabel: "node -e 0", baselineMedian: base.median, baselineP90: base.p90, ratio: round(cmd.median / base.median, 2), target: "—", status: "INFO", runs: cmd.n });
+  }
+  return rows;
+}
+
+function throughputRows(throughput) {
+  const rows = [];
   const minRatios = { "score-key": 0.8, "score-token": 0.7 };
   for (const c of throughput.cases) {
     const s = throughput.samples[c.id];

@@ -6,7 +6,7 @@ import type { GlobalOptions } from "./commands/globals.js";
 import type { ResolvedConfig } from "./config/types.js";
 import type { Printer } from "./output/print.js";
 import type { Session } from "./rest/session.js";
-import { redactText } from "./rest/http.js";
+import { redactAll } from "./output/redact.js";
 
 export interface App {
   readonly ctx: Context;
@@ -69,7 +69,7 @@ export function createApp(ctx: Context): App {
       if (secret && secret.length >= 6) secrets.add(secret);
     },
     redact(text) {
-      return redactText(text, [...secrets]);
+      return redactAll(text, [...secrets]);
     },
     async dispose() {
       if (session) {

@@ -171,6 +171,7 @@ export async function runEmulatorStart(opts: EmulatorStartOptions, ctx: Context,
     throw describeStartFailure(err, opts);
   }
   printReady(ctx, globals().output, { url: emu.url, caFile: emu.caFile, pid: ctx.pid });
+  if (ctx.stderrIsTTY) ctx.stderr.write("Press Ctrl-C to stop (state is saved).\n");
   await waitForAbort(ctx.signal);
   await emu.close();
   flushLog();
@@ -199,7 +200,8 @@ function describeStartFailure(err: unknown, opts: EmulatorStartOptions): Amlauth
 async function startDetached(opts: EmulatorStartOptions, dataDir: string, ctx: Context, globals: () => GlobalOptions): Promise<void> {
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const logPath = join(dataDir, LOG_FILE);
-  const logFile = await open(logPath, "a", 0o600);
+  // One log per detached run (truncated), so it never grows across restarts.
+  const logFile = await open(logPath, "w", 0o600);
   // Only flags: nothing secret ever goes on this command line.
   const args = [ctx.cliPath, "emulator", "start", "--data-dir", dataDir];
   if (opts.port !== undefined) args.push("--port", String(opts.port));

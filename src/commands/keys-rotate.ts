@@ -2,8 +2,6 @@
 // regenerate the secondary, prove it works (--verify), hand it to a hook (--exec), let clients
 // move to it, and only then regenerate the primary (--then-primary / --wait-for-clients).
 import { Command } from "commander";
-import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { App } from "../app.js";
@@ -180,7 +178,8 @@ function parseSeconds(value: string): number {
 }
 
 /** The hook gets the key in its environment only; its output goes to our stderr (stdout is data). */
-function runHook(app: App, command: string, extraEnv: Record<string, string>): Promise<number> {
+async function runHook(app: App, command: string, extraEnv: Record<string, string>): Promise<number> {
+  const { spawn } = await import("node:child_process");
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, {
       shell: true,
@@ -231,6 +230,7 @@ function abortableDelay(ms: number, signal: AbortSignal, name: string): Promise<
 /** Rotation state lives next to the token cache (0600 file, 0700 dir); it never holds a key. */
 async function rotationStore(app: App, name: string) {
   const session = await app.session();
+  const { createHash } = await import("node:crypto");
   const t = session.target;
   const scope = [t.armEndpoint, t.subscription, t.resourceGroup, t.workspace].join("|");
   const dir = join(session.cache.dir, "rotations");

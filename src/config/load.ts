@@ -1,11 +1,12 @@
 // Finds and reads the config files, then hands them to the pure resolver.
 // cosmiconfig is imported on first use, so --help and --version never load it.
+import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname, join, parse as parsePath, resolve as resolvePath } from "node:path";
 import type { Context } from "../context.js";
 import type { GlobalOptions } from "../commands/globals.js";
 import { UsageError } from "../errors.js";
-import { isPlainObject, parseStructuredText } from "../core/config-file.js";
+import { isPlainObject } from "../core/text.js";
 import { parseAzuremlConfig, parseConfigFile } from "./schema.js";
 import { resolveConfig } from "./resolve.js";
 import type { AzuremlConfig, ConfigLayers, LoadedConfigFile, ResolvedConfig } from "./types.js";
@@ -40,35 +41,23 @@ export async function loadConfig(ctx: Context, flags: GlobalOptions): Promise<Re
 
 /** Reads every layer that exists. Broken or invalid files are UsageErrors naming the file. */
 export async function findConfigLayers(ctx: Pick<Context, "env" | "cwd" | "homedir">): Promise<ConfigLayers> {
-  // cosmiconfig is CommonJS: bundled as ESM, its exports may sit on `default`.
-  const mod = (await import("cosmiconfig")) as typeof import("cosmiconfig") & { default?: typeof import("cosmiconfig") };
-  const { cosmiconfig, defaultLoaders } = mod.default ?? mod;
-  const structured = (filepath: string, content: string): unknown => parseStructuredText(content, filepath);
-  // JS configs go through cosmiconfig's own loaders (dynamic import), only when such a file exists.
-  const loaders = {
-    ".json": structured,
-    ".yaml": structured,
-    ".yml": structured,
-    noExt: structured,
-    ".js": wrapJsLoader(defaultLoaders[".js"]),
-    ".mjs": wrapJsLoader(defaultLoaders[".mjs"]),
-    ".cjs": wrapJsLoader(defaultLoaders[".cjs"]),
+  // cosmiconfig (and js-yaml) load only when a folder holds a candidate file: most runs have no
+  // config file at all, and loading them would cost more than the rest of `keys list` together.
+  let explorers: ((searchPlaces: string[]) => Explorer) | undefined;
+  const explorer = async (searchPlaces: string[]): Promise<Explorer> => {
+    explorers ??= await makeExplorerFactory();
+    return explorers(searchPlaces);
   };
-  // searchStrategy "none": we walk the folders ourselves, because cosmiconfig's "global" strategy
-  // reads the home folder and XDG paths from the real process, not from ctx.
-  const explorer = (searchPlaces: string[]): Explorer =>
-    cosmiconfig(MODULE, { searchPlaces, loaders, searchStrategy: "none", cache: false, packageProp: MODULE });
 
   const home = resolvePath(ctx.homedir);
   const layers: ConfigLayers = {};
 
   const userDir = ctx.env["XDG_CONFIG_HOME"] ? join(ctx.env["XDG_CONFIG_HOME"], MODULE) : join(home, ".config", MODULE);
-  const user = (await searchIn(explorer(USER_DIR_SEARCH_PLACES), userDir)) ?? (await searchIn(explorer(HOME_SEARCH_PLACES), home));
+  const user = (await searchIn(explorer, USER_DIR_SEARCH_PLACES, userDir)) ?? (await searchIn(explorer, HOME_SEARCH_PLACES, home));
   if (user) layers.user = user;
 
-  const projectExplorer = explorer(PROJECT_SEARCH_PLACES);
   for (const dir of foldersUpward(ctx.cwd, home, false)) {
-    const project = await searchIn(projectExplorer, dir);
+    const project = await searchIn(explorer, PROJECT_SEARCH_PLACES, dir);
     if (project) {
       layers.project = project;
       break;
@@ -85,8 +74,60 @@ export async function findConfigLayers(ctx: Pick<Context, "env" | "cwd" | "homed
   return layers;
 }
 
-async function searchIn(explorer: Explorer, dir: string): Promise<LoadedConfigFile | undefined> {
-  const found = await explorer.search(dir);
+async function makeExplorerFactory(): Promise<(searchPlaces: string[]) => Explorer> {
+  // cosmiconfig is CommonJS: bundled as ESM, its exports may sit on `default`.
+  const mod = (await import("cosmiconfig")) as typeof import("cosmiconfig") & { default?: typeof import("cosmiconfig") };
+  const { cosmiconfig, defaultLoaders } = mod.default ?? mod;
+  const structured = (filepath: string, content: string): Promise<unknown> => parseStructured(content, filepath);
+  // JS configs go through cosmiconfig's own loaders (dynamic import), only when such a file exists.
+  const loaders = {
+    ".json": structured,
+    ".yaml": structured,
+    ".yml": structured,
+    noExt: structured,
+    ".js": wrapJsLoader(defaultLoaders[".js"]),
+    ".mjs": wrapJsLoader(defaultLoaders[".mjs"]),
+    ".cjs": wrapJsLoader(defaultLoaders[".cjs"]),
+  };
+  // searchStrategy "none": we walk the folders ourselves, because cosmiconfig's "global" strategy
+  // reads the home folder and XDG paths from the real process, not from ctx.
+  return (searchPlaces) => cosmiconfig(MODULE, { searchPlaces, loaders, searchStrategy: "none", cache: false, packageProp: MODULE });
+}
+
+/** js-yaml comes with config-file.ts; load it only when a file is actually parsed. */
+async function parseStructured(text: string, fileName: string): Promise<unknown> {
+  if (fileName.toLowerCase().endsWith(".json")) {
+    try {
+      return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as unknown;
+    } catch {
+      // fall through: the full parser explains where and why
+    }
+  }
+  const { parseStructuredText } = await import("../core/config-file.js");
+  return parseStructuredText(text, fileName);
+}
+
+/** Whether `dir` holds any file cosmiconfig would consider (package.json only with an amlauth key). */
+function hasCandidate(searchPlaces: string[], dir: string): boolean {
+  return searchPlaces.some((place) => {
+    const path = join(dir, place);
+    if (!existsSync(path)) return false;
+    if (place !== "package.json") return true;
+    try {
+      return readFileSync(path, "utf8").includes(`"${MODULE}"`);
+    } catch {
+      return true; // let cosmiconfig report the unreadable file
+    }
+  });
+}
+
+async function searchIn(
+  explorer: (searchPlaces: string[]) => Promise<Explorer>,
+  searchPlaces: string[],
+  dir: string,
+): Promise<LoadedConfigFile | undefined> {
+  if (!hasCandidate(searchPlaces, dir)) return undefined;
+  const found = await (await explorer(searchPlaces)).search(dir);
   if (!found || found.isEmpty) return undefined;
   const label = basename(found.filepath) === "package.json" ? `${found.filepath}#${MODULE}` : found.filepath;
   return parseConfigFile(found.config, found.filepath, label);
@@ -130,7 +171,7 @@ async function readAzuremlConfig(dir: string): Promise<AzuremlConfig | undefined
   const sdkPath = join(dir, ".azureml", "config.json");
   const sdkText = await readText(sdkPath);
   if (sdkText !== undefined) {
-    const parsed = parseStructuredText(sdkText, sdkPath);
+    const parsed = await parseStructured(sdkText, sdkPath);
     const config = parseAzuremlConfig(parsed, sdkPath);
     if (!config) throw new UsageError(`azureml config ${sdkPath} has none of subscription_id, resource_group, workspace_name`);
     return config;
@@ -140,7 +181,7 @@ async function readAzuremlConfig(dir: string): Promise<AzuremlConfig | undefined
   if (bareText === undefined) return undefined;
   let parsed: unknown;
   try {
-    parsed = parseStructuredText(bareText, barePath);
+    parsed = await parseStructured(bareText, barePath);
   } catch {
     return undefined;
   }

@@ -23,7 +23,6 @@ import type { JwtClaims, JwtSigner, JwtVerifier, Jwk } from "./jwt.js";
 import type { EmulatorState, EmulatorStore, OperationRecord, StatePatch } from "./store.js";
 import {
   EMULATOR_AKS_COMPUTE,
-  EMULATOR_CLIENT_ID,
   EMULATOR_REGION,
   EMULATOR_RESOURCE_GROUP,
   EMULATOR_SUBSCRIPTION_ID,
@@ -242,10 +241,22 @@ export function createRouteDeps(init: {
     },
   };
 
+  let closed = false;
   const scheduleSettle = (delayMs: number) => {
+    if (closed) return;
     const timer = setTimeout(() => {
       timers.delete(timer);
-      operations.settleDue().catch(() => undefined);
+      operations
+        .settleDue()
+        .then(() => {
+          // Timers can fire a little before Date.now() reaches the due time (libuv caches its
+          // loop time), so whatever is still pending gets another timer instead of waiting for a
+          // route that happens to call settleDue().
+          const t = now();
+          const next = Math.min(...Object.values(store.state.operations).filter((op) => op.status === "Running").map((op) => op.completeAt));
+          if (Number.isFinite(next) && next > t) scheduleSettle(next - t + 1);
+        })
+        .catch(() => undefined);
     }, Math.max(0, delayMs));
     timer.unref();
     timers.add(timer);
@@ -336,14 +347,12 @@ export function createRouteDeps(init: {
       }
     },
     close() {
+      closed = true;
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
     },
   };
 }
-
-/** The default subject for tokens minted on behalf of the documented emulator client. */
-export const EMULATOR_CLIENT_SUBJECT = EMULATOR_CLIENT_ID;
 
 function completeOperation(draft: EmulatorState, op: OperationRecord, at: number): void {
   for (const patch of op.onComplete) applyStatePatch(draft, patch);

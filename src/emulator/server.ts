@@ -162,7 +162,8 @@ export class EmulatorServer {
     const q = rawUrl.indexOf("?");
     const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q);
     const isAdmin = rawPath.startsWith(ADMIN_PREFIX);
-    let shape: ErrorShape = shapeForPath(rawPath);
+    // Known once a route matched; before that (404/405/400) it is guessed from the path.
+    let shape: ErrorShape | null = null;
     let fault: Fault | null = null;
     let result: RouteResult;
 
@@ -180,7 +181,7 @@ export class EmulatorServer {
         if (route === null) {
           throw allowed.length > 0
             ? httpErrors.methodNotAllowed(method, allowed)
-            : httpErrors.notFound(`No emulated API answers ${method} ${rawPath}.`, shape === "entra" ? "invalid_request" : "NotFound");
+            : httpErrors.notFound(`No emulated API answers ${method} ${rawPath}.`, shapeForPath(rawPath) === "entra" ? "invalid_request" : "NotFound");
         }
         shape = route.errorShape ?? "arm";
         if (route.auth === "arm") this.authenticate(req);
@@ -194,11 +195,12 @@ export class EmulatorServer {
         if (fault !== null && fault.afterApply) await this.applyFault(fault, req, res);
       }
     } catch (err) {
+      const errorShape = shape ?? shapeForPath(rawPath);
       if (isEmulatorHttpError(err)) {
-        result = renderError(err, shape);
+        result = renderError(err, errorShape);
       } else {
         this.opts.log?.(`internal error on ${method} ${rawPath}: ${err instanceof Error ? err.message : String(err)}`);
-        result = renderError(httpErrors.internal(), shape);
+        result = renderError(httpErrors.internal(), errorShape);
       }
       if (err instanceof EmulatorHttpError && err.status === 413) req.resume();
     }

@@ -1,6 +1,5 @@
 // The single color decision. chalk's auto-detection reads the real process (and ignores
 // NO_COLOR), so we decide from ctx and build explicit Chalk instances.
-import { Chalk, type ChalkInstance } from "chalk";
 import type { Context } from "../context.js";
 
 export type ColorLevel = 0 | 1 | 2 | 3;
@@ -42,6 +41,23 @@ function detectedLevel(env: Record<string, string | undefined>): ColorLevel {
   return 1;
 }
 
-export function makeChalk(level: ColorLevel): ChalkInstance {
+/** The few styles we use; a chalk instance satisfies it. */
+export interface Style {
+  bold(text: string): string;
+  dim(text: string): string;
+  red(text: string): string;
+  green(text: string): string;
+  yellow(text: string): string;
+  cyan(text: string): string;
+}
+
+const identity = (text: string): string => text;
+/** Color off: no escape codes, and chalk (which reads the terminal on import) is never loaded. */
+export const PLAIN: Style = { bold: identity, dim: identity, red: identity, green: identity, yellow: identity, cyan: identity };
+
+/** chalk is imported only when color is actually on. */
+export async function makeChalk(level: ColorLevel): Promise<Style> {
+  if (level === 0) return PLAIN;
+  const { Chalk } = await import("chalk");
   return new Chalk({ level });
 }

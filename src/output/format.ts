@@ -8,7 +8,7 @@
 //   env    NAME=value lines for `>> $GITHUB_ENV`, docker --env-file or dotenv. Values are not
 //          quoted (quotes would become part of the value there); a value with a line break is refused
 //   raw    the bare value(s), one per line: what $(...) and pipes into curl want
-import type { ChalkInstance } from "chalk";
+import type { Style } from "./color.js";
 import type { Context } from "../context.js";
 import type { OutputFormat } from "../commands/globals.js";
 import type { ServiceInfo, ServiceKeys, ServiceToken } from "../rest/types.js";
@@ -25,7 +25,7 @@ export function defaultFormat(ctx: Pick<Context, "stdoutIsTTY">, opts: { singleS
 
 export interface RenderOptions {
   /** Colors the table header; tables are plain without it. */
-  chalk?: ChalkInstance;
+  chalk?: Style;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -41,7 +41,7 @@ export function renderTable(headers: string[], rows: string[][], opts: RenderOpt
         return style ? style(padded) : padded;
       })
       .join("  ");
-  const bold = opts.chalk ? (s: string) => (opts.chalk as ChalkInstance).bold(s) : undefined;
+  const bold = opts.chalk ? (s: string) => (opts.chalk as Style).bold(s) : undefined;
   return [line(headers.map((h) => h.toUpperCase()), bold), ...rows.map((r) => line(r))].join("\n") + "\n";
 }
 

@@ -3,13 +3,11 @@
 //   stderr  progress, notices, warnings, success lines, --verbose traces, CI mask lines
 // Spinners (ora, loaded lazily) run only on an interactive stderr, outside CI, not for -o json,
 // and only once an operation has taken longer than SPINNER_DELAY_MS.
-import { createInterface } from "node:readline";
-import type { ChalkInstance } from "chalk";
 import type { Ora } from "ora";
 import type { Context } from "../context.js";
 import type { OutputFormat } from "../commands/globals.js";
 import { InterruptedError, UsageError } from "../errors.js";
-import { colorLevel, makeChalk } from "./color.js";
+import { colorLevel, makeChalk, type Style } from "./color.js";
 import { defaultFormat } from "./format.js";
 import { isCI, secretMaskLines } from "./ci.js";
 import { redactJwts } from "./redact.js";
@@ -32,9 +30,9 @@ export interface Printer {
   /** The format to render in: the explicit one, else table on a TTY, tsv (or raw for one secret) in a pipe. */
   formatFor(opts?: { singleSecret?: boolean }): OutputFormat;
   /** For text written to stdout (tables); level 0 when stdout is not a color terminal. */
-  readonly chalk: ChalkInstance;
+  readonly chalk: Style;
   /** For text written to stderr. */
-  readonly errChalk: ChalkInstance;
+  readonly errChalk: Style;
   readonly verbose: boolean;
   /** Writes rendered data to stdout as-is. */
   data(text: string): void;
@@ -55,11 +53,11 @@ export interface Printer {
   confirm(question: string): Promise<boolean>;
 }
 
-export function createPrinter(ctx: Context, opts: PrinterOptions = {}): Printer {
+export async function createPrinter(ctx: Context, opts: PrinterOptions = {}): Promise<Printer> {
   const verbose = Boolean(opts.verbose);
-  const chalk = makeChalk(colorLevel(ctx, opts, "stdout"));
+  const chalk = await makeChalk(colorLevel(ctx, opts, "stdout"));
   const errLevel = colorLevel(ctx, opts, "stderr");
-  const errChalk = makeChalk(errLevel);
+  const errChalk = await makeChalk(errLevel);
   let spinner: Ora | undefined;
 
   // Keep a running spinner's line out of the way of any other write.
@@ -143,10 +141,11 @@ export function createPrinter(ctx: Context, opts: PrinterOptions = {}): Printer 
         spinner = undefined;
       }
     },
-    confirm(question) {
+    async confirm(question) {
       if (!ctx.stdinIsTTY || !ctx.stderrIsTTY) {
-        return Promise.reject(new UsageError("cannot ask for confirmation without a terminal; pass --yes"));
+        throw new UsageError("cannot ask for confirmation without a terminal; pass --yes");
       }
+      const { createInterface } = await import("node:readline");
       return new Promise<boolean>((resolve, reject) => {
         const rl = createInterface({ input: ctx.stdin, output: ctx.stderr, terminal: false });
         let settled = false;

@@ -517,9 +517,6 @@ function formatBytes(n: number): string {
 // Trace rendering. Redaction itself is src/output/redact.ts; this only decides what a body looks
 // like in a --verbose line (JSON and forms redacted field by field, anything else summarised).
 
-/** Free-text redaction (known secrets, JWTs, bearer values, secret fields); app.ts uses it for errors. */
-export const redactText = redactAll;
-
 const TRACE_BODY_LIMIT = 2000;
 
 function traceBody(text: string, contentType: string | undefined, secrets: readonly string[]): string {

@@ -3,6 +3,7 @@
 // PATCH as application/json-patch+json, `aadAuthEnabled` as the token-auth wire name).
 import type { V1DeploySpec, V2DeploySpec } from "../core/deploy-config.js";
 import { MaybeAppliedError, NotFoundError, ServiceError, UsageError } from "../errors.js";
+import { planV1AuthUpdate } from "../core/rules.js";
 import type { WorkspaceHosts } from "./cache.js";
 import type { HttpPipeline, HttpRequest } from "./http-types.js";
 import { operationIdFrom, pollUntil, pollV1Operation, type PollTiming } from "./poll.js";
@@ -188,23 +189,11 @@ export function createV1Backend(deps: V1BackendDeps): AuthBackend {
       throw new UsageError(`${mode} is a v2 auth mode; v1 web services use key, token or none`);
     }
     const current = await readService(name, opts.signal);
-    if (mode === "token" && current.computeType === "ACI") {
-      throw new UsageError(`token auth is not supported on ACI web services (${name} is ACI)`, {
-        hint: "use --mode key, or redeploy to AKS",
-      });
-    }
-    const wantKey = mode === "key";
-    const wantToken = mode === "token";
-    if (current.authEnabled === wantKey && current.aadAuthEnabled === wantToken) return toServiceInfo(current);
-    // Turn the old mode off before the new one on; ACI never gets /aadAuthEnabled (SDK behaviour).
-    const patch: Array<{ op: "replace"; path: string; value: boolean }> = [];
-    if (current.computeType === "AKS") {
-      if (!wantToken) patch.push({ op: "replace", path: "/aadAuthEnabled", value: false });
-      patch.push({ op: "replace", path: "/authEnabled", value: wantKey });
-      if (wantToken) patch.push({ op: "replace", path: "/aadAuthEnabled", value: true });
-    } else {
-      patch.push({ op: "replace", path: "/authEnabled", value: wantKey });
-    }
+    // The same pure rules as the CLI's pre-flight check: token on ACI is refused, and the patch
+    // switches the old mode off before the new one on (never key+token, never /aadAuthEnabled on ACI).
+    const plan = planV1AuthUpdate({ ...current, name }, mode);
+    if (!plan.changed) return toServiceInfo(current);
+    const patch = plan.patch;
     const { headers, body } = await pipeline.sendJson<unknown>(
       {
         method: "PATCH",

@@ -27,7 +27,7 @@ interface CorpusCase {
   stdin?: string;
   /** Files in the case's own working directory; "$XDG_CONFIG_HOME/..." goes to its user config dir. */
   files?: Record<string, FileContent>;
-  /** bad-server cases: the one request answered badly. */
+  /** bad-server cases: the one request answered badly ("{{url}}" = the server's address). */
   reply?: BadReply & { route: RouteName };
   /** Requests that may reach the server; default 0 for exit 2 (null = not checked). */
   requests?: number | null;
@@ -106,7 +106,8 @@ async function runCase(family: (typeof FAMILIES)[number], c: CorpusCase): Promis
   let args = c.args;
   if (target === "bad-server") {
     bad.reset();
-    if (c.reply) bad.override(c.reply.route, c.reply);
+    // "{{url}}" in a reply stands for the server's own address (its port is chosen at start).
+    if (c.reply) bad.override(c.reply.route, JSON.parse(JSON.stringify(c.reply).replaceAll("{{url}}", bad.url)) as BadReply);
     Object.assign(env, { AMLAUTH_EMULATOR: undefined, AMLAUTH_ACCESS_TOKEN: STATIC_TOKEN, AMLAUTH_RETRIES: "0" });
     args = ["--arm-endpoint", bad.url, "--ca-file", bad.caFile, "--subscription", SUB, "-g", RG, "-w", WS, ...c.args];
   }

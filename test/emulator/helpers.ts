@@ -1,7 +1,7 @@
 // Shared helpers for the emulator tests: start an emulator on port 0 in a temp dir and talk to it
 // over real HTTPS, trusting only its generated CA (never NODE_TLS_REJECT_UNAUTHORIZED).
 import { request as httpsRequest, Agent } from "node:https";
-import { rmSync } from "node:fs";
+import { afterAll } from "vitest";
 import { chmod, copyFile, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -57,11 +57,15 @@ export async function tempDir(prefix = "amlauth-emu-test-"): Promise<string> {
 let template: Promise<string> | null = null;
 const KEY_FILES: [string, number][] = [["ca.pem", 0o644], ["cert.pem", 0o644], ["key.pem", 0o600], ["signing-key.pem", 0o600]];
 
+// Each test file gets its own module instance (vitest isolation): remove its template at the end.
+afterAll(async () => {
+  if (template !== null) await rm(await template, { recursive: true, force: true });
+});
+
 /** A new temp data dir that already holds valid certificates and a signing key. */
 export async function preparedDataDir(): Promise<string> {
   template ??= (async () => {
     const dir = await tempDir("amlauth-emu-template-");
-    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
     await Promise.all([ensureTlsMaterial(dir, "127.0.0.1", Date.now()), loadOrCreateSigningKey(dir)]);
     return dir;
   })();

@@ -47,6 +47,31 @@ describe("restarts", () => {
   });
 });
 
+describe("long-running operations", () => {
+  it("complete on their own timer, without any read, and the result is persisted", async () => {
+    const dataDir = await freshDir();
+    const emu = await startTestEmulator({ dataDir, deployDelayMs: 60 });
+    try {
+      for (const name of ["timer-a", "timer-b", "timer-c"]) {
+        const r = await emu.arm("POST", `${MMS}/services`, { body: { name, computeType: "ACI", environmentImageRequest: { modelIds: [] } } });
+        expect(r.status).toBe(202);
+      }
+      // Only the file on disk is read: no route gets a chance to settle the operations.
+      const deadline = Date.now() + 3000;
+      let states: string[] = [];
+      while (Date.now() < deadline) {
+        const onDisk = JSON.parse(await readFile(join(dataDir, "state.json"), "utf8"));
+        states = ["timer-a", "timer-b", "timer-c"].map((n) => onDisk.v1Services[n]?.state);
+        if (states.every((s) => s === "Healthy")) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(states).toEqual(["Healthy", "Healthy", "Healthy"]);
+    } finally {
+      await emu.dispose();
+    }
+  });
+});
+
 describe("concurrency", () => {
   it("50 concurrent regenerations leave keys equal to listkeys, also after a restart", async () => {
     const dataDir = await freshDir();

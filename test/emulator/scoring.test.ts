@@ -98,6 +98,13 @@ describe("scoring auth: key mode (demo-aci)", () => {
 });
 
 describe("scoring auth: token mode (demo-aks)", () => {
+  it("publishes a swagger document next to the scoring URI", async () => {
+    const r = await emu.call("GET", "/api/v1/service/demo-aks/swagger.json");
+    expect(r.status).toBe(200);
+    expect(r.json.paths).toHaveProperty("/api/v1/service/demo-aks/score");
+    expect((await emu.call("GET", "/aci/demo-aks/swagger.json")).status).toBe(404);
+  });
+
   it("accepts a token from this emulator's /token", async () => {
     const r = await score(AKS, await serviceToken("demo-aks"));
     expect(r.status).toBe(200);

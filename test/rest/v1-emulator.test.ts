@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import type { Context } from "../../src/context.js";
 import { EMULATOR_CLIENT_SECRET, EMULATOR_STATIC_TOKEN, startEmulator, type StartedEmulator } from "../../src/emulator/index.js";
-import { NotFoundError, ServiceError, UsageError } from "../../src/errors.js";
+import { NotFoundError, RuleViolationError, ServiceError, UsageError } from "../../src/errors.js";
 import type { V1DeploySpec } from "../../src/core/deploy-config.js";
 import { createSession, type Session, type SessionConfig } from "../../src/rest/session.js";
 import { tempDir } from "./helpers.js";
@@ -156,7 +156,7 @@ describe("v1 adapter", () => {
     const since = lastSeq();
     expect((await v1.setAuthMode("demo-aks", { mode: "token" }, { wait: true })).authMode).toBe("token");
     expect(countRequests(since, "PATCH", "/services/demo-aks")).toBe(0); // already there: nothing sent
-    await expect(v1.setAuthMode("demo-aci", { mode: "token" }, { wait: true })).rejects.toBeInstanceOf(UsageError);
+    await expect(v1.setAuthMode("demo-aci", { mode: "token" }, { wait: true })).rejects.toBeInstanceOf(RuleViolationError);
   });
 });
 

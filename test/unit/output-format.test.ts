@@ -28,7 +28,7 @@ const INFO: ServiceInfo = {
 };
 
 describe("defaultFormat", () => {
-  it("is table on a terminal, tsv in a pipe, raw for a single secret in a pipe", () => {
+  it("is table on a terminal, tsv in a pipe, raw for a single secret in a pipe", async () => {
     expect(defaultFormat({ stdoutIsTTY: true })).toBe("table");
     expect(defaultFormat({ stdoutIsTTY: true }, { singleSecret: true })).toBe("table");
     expect(defaultFormat({ stdoutIsTTY: false })).toBe("tsv");
@@ -37,34 +37,34 @@ describe("defaultFormat", () => {
 });
 
 describe("keys", () => {
-  it("json has exactly primaryKey and secondaryKey", () => {
+  it("json has exactly primaryKey and secondaryKey", async () => {
     expect(JSON.parse(renderKeys(KEYS, "json"))).toEqual(KEYS);
     expect(Object.keys(JSON.parse(renderKeys(KEYS, "json")))).toEqual(["primaryKey", "secondaryKey"]);
     expect(JSON.parse(renderKeys(KEYS, "json", { only: "secondary" }))).toEqual({ secondaryKey: "sk-BBBB2222" });
   });
-  it("tsv is name<TAB>value, primary first", () => {
+  it("tsv is name<TAB>value, primary first", async () => {
     expect(renderKeys(KEYS, "tsv")).toBe("primary\tpk-AAAA1111\nsecondary\tsk-BBBB2222\n");
   });
-  it("raw is one key per line; with --primary just that key", () => {
+  it("raw is one key per line; with --primary just that key", async () => {
     expect(renderKeys(KEYS, "raw")).toBe("pk-AAAA1111\nsk-BBBB2222\n");
     expect(renderKeys(KEYS, "raw", { only: "primary" })).toBe("pk-AAAA1111\n");
   });
-  it("env uses AMLAUTH_PRIMARY_KEY / AMLAUTH_SECONDARY_KEY", () => {
+  it("env uses AMLAUTH_PRIMARY_KEY / AMLAUTH_SECONDARY_KEY", async () => {
     expect(renderKeys(KEYS, "env")).toBe("AMLAUTH_PRIMARY_KEY=pk-AAAA1111\nAMLAUTH_SECONDARY_KEY=sk-BBBB2222\n");
     expect(() => renderKeys({ primaryKey: "a\nb", secondaryKey: "c" }, "env")).toThrow(UsageError);
   });
-  it("table is aligned with a header and no trailing spaces", () => {
+  it("table is aligned with a header and no trailing spaces", async () => {
     expect(renderKeys(KEYS, "table")).toBe("KEY        VALUE\nprimary    pk-AAAA1111\nsecondary  sk-BBBB2222\n");
   });
-  it("a colored header keeps the alignment", () => {
-    const colored = renderTable(["a", "b"], [["xyz", "1"]], { chalk: makeChalk(1) });
+  it("a colored header keeps the alignment", async () => {
+    const colored = renderTable(["a", "b"], [["xyz", "1"]], { chalk: await makeChalk(1) });
     expect(colored).toContain("\u001b[1m");
     expect(colored.replace(/\u001b\[\d+m/g, "")).toBe("A    B\nxyz  1\n");
   });
 });
 
 describe("token", () => {
-  it("json has the four fields with ISO-8601 UTC times", () => {
+  it("json has the four fields with ISO-8601 UTC times", async () => {
     expect(JSON.parse(renderToken(TOKEN, "json"))).toEqual({
       accessToken: TOKEN.accessToken,
       tokenType: "Bearer",
@@ -72,10 +72,10 @@ describe("token", () => {
       refreshAfter: "2026-01-01T06:00:00.000Z",
     });
   });
-  it("raw is the JWT and a newline, nothing else", () => {
+  it("raw is the JWT and a newline, nothing else", async () => {
     expect(renderToken(TOKEN, "raw")).toBe(`${TOKEN.accessToken}\n`);
   });
-  it("tsv and env", () => {
+  it("tsv and env", async () => {
     expect(renderToken(TOKEN, "tsv").split("\n")[2]).toBe("expiryOn\t2026-01-01T12:00:00.000Z");
     expect(renderToken(TOKEN, "env")).toContain(`AMLAUTH_TOKEN=${TOKEN.accessToken}\n`);
     expect(renderToken(TOKEN, "env")).toContain("AMLAUTH_TOKEN_REFRESH_AFTER=2026-01-01T06:00:00.000Z\n");
@@ -83,17 +83,17 @@ describe("token", () => {
 });
 
 describe("service info", () => {
-  it("json has exactly the seven documented fields", () => {
+  it("json has exactly the seven documented fields", async () => {
     const json = JSON.parse(renderServiceInfo(INFO, "json"));
     expect(Object.keys(json)).toEqual(["name", "computeType", "authMode", "authEnabled", "tokenAuthEnabled", "state", "scoringUri"]);
     expect(json.tokenAuthEnabled).toBe(true);
   });
-  it("raw is the scoring URI; null prints an empty line", () => {
+  it("raw is the scoring URI; null prints an empty line", async () => {
     expect(renderServiceInfo(INFO, "raw")).toBe(`${INFO.scoringUri}\n`);
     expect(renderServiceInfo({ ...INFO, scoringUri: null }, "raw")).toBe("\n");
     expect(JSON.parse(renderServiceInfo({ ...INFO, scoringUri: null }, "json")).scoringUri).toBeNull();
   });
-  it("env and table", () => {
+  it("env and table", async () => {
     const env = renderServiceInfo(INFO, "env");
     expect(env).toContain("AMLAUTH_SERVICE_NAME=demo-aks\n");
     expect(env).toContain("AMLAUTH_TOKEN_AUTH_ENABLED=true\n");
@@ -107,7 +107,7 @@ describe("lists", () => {
     ["demo-aci", "ACI", "key"],
     ["demo-aks", "AKS", "token\twith tab"],
   ];
-  it("renders each format", () => {
+  it("renders each format", async () => {
     expect(renderList(["name", "compute", "auth"], rows, "tsv")).toBe("demo-aci\tACI\tkey\ndemo-aks\tAKS\ttoken\\twith tab\n");
     expect(renderList(["name", "compute", "auth"], rows, "raw")).toBe("demo-aci\ndemo-aks\n");
     expect(JSON.parse(renderList(["name", "compute", "auth"], rows, "json"))[0]).toEqual({ name: "demo-aci", compute: "ACI", auth: "key" });
@@ -118,14 +118,14 @@ describe("lists", () => {
 });
 
 describe("curl-ready output", () => {
-  it("--header prints an Authorization header line", () => {
+  it("--header prints an Authorization header line", async () => {
     expect(renderAuthHeader("abc.def")).toBe("Authorization: Bearer abc.def\n");
   });
-  it("--curl-config escapes quotes and backslashes", () => {
+  it("--curl-config escapes quotes and backslashes", async () => {
     expect(renderCurlConfig("abc")).toBe('header = "Authorization: Bearer abc"\n');
     expect(renderCurlConfig('a"b\\c')).toBe('header = "Authorization: Bearer a\\"b\\\\c"\n');
   });
-  it("refuses a secret with a line break (header injection)", () => {
+  it("refuses a secret with a line break (header injection)", async () => {
     expect(() => renderAuthHeader("abc\r\nX-Evil: 1")).toThrow(UsageError);
     expect(() => renderCurlConfig("abc\nurl = http://evil")).toThrow(UsageError);
   });
@@ -152,33 +152,33 @@ describe("colorLevel", () => {
   ] as const)("%s", (_label, ttys, env, flags, level) => {
     expect(colorLevel({ ...ttys, env: { ...env } }, flags)).toBe(level);
   });
-  it("looks at the stream the text goes to", () => {
+  it("looks at the stream the text goes to", async () => {
     const ctx = { stdoutIsTTY: false, stderrIsTTY: true, env: {} };
     expect(colorLevel(ctx, {}, "stderr")).toBe(1);
     expect(colorLevel(ctx, {}, "stdout")).toBe(0);
   });
-  it("makeChalk honours the level", () => {
-    expect(makeChalk(0).red("x")).toBe("x");
-    expect(makeChalk(1).red("x")).toBe("\u001b[31mx\u001b[39m");
+  it("makeChalk honours the level", async () => {
+    expect((await makeChalk(0)).red("x")).toBe("x");
+    expect((await makeChalk(1)).red("x")).toBe("\u001b[31mx\u001b[39m");
   });
 });
 
 describe("CI masking", () => {
-  it("emits nothing outside CI runners", () => {
+  it("emits nothing outside CI runners", async () => {
     expect(secretMaskLines({ env: {} }, ["secret-value"])).toEqual([]);
     expect(secretMaskLines({ env: { GITHUB_ACTIONS: "false" } }, ["secret-value"])).toEqual([]);
   });
-  it("GitHub Actions: ::add-mask:: per secret, escaped", () => {
+  it("GitHub Actions: ::add-mask:: per secret, escaped", async () => {
     expect(secretMaskLines({ env: { GITHUB_ACTIONS: "true" } }, ["abc%def", "abc%def", "", "line1\nline2"])).toEqual([
       "::add-mask::abc%25def\n",
       "::add-mask::line1\n",
       "::add-mask::line2\n",
     ]);
   });
-  it("Azure Pipelines: ##vso[task.setsecret]", () => {
+  it("Azure Pipelines: ##vso[task.setsecret]", async () => {
     expect(secretMaskLines({ env: { TF_BUILD: "True" } }, ["k1%"])).toEqual(["##vso[task.setsecret]k1%AZP25\n"]);
   });
-  it("detects CI", () => {
+  it("detects CI", async () => {
     expect(isCI({})).toBe(false);
     expect(isCI({ CI: "false" })).toBe(false);
     expect(isCI({ CI: "true" })).toBe(true);

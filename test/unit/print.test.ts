@@ -15,9 +15,9 @@ async function eventually(check: () => boolean, timeoutMs = 5000): Promise<void>
 }
 
 describe("Printer streams", () => {
-  it("data goes to stdout only; notices to stderr", () => {
+  it("data goes to stdout only; notices to stderr", async () => {
     const ctx = makeTestContext();
-    const out = createPrinter(ctx, {});
+    const out = (await createPrinter(ctx, {}));
     out.data("a\tb\n");
     out.info("deploying demo");
     out.warn("careful");
@@ -27,66 +27,66 @@ describe("Printer streams", () => {
     expect(ctx.stderrText()).toBe("deploying demo\nwarning: careful\ndone\n");
   });
 
-  it("success ticks and colors only on a terminal", () => {
+  it("success ticks and colors only on a terminal", async () => {
     const ctx = makeTestContext({ stderrIsTTY: true, env: { FORCE_COLOR: "1" } });
-    createPrinter(ctx, {}).success("done");
+    (await createPrinter(ctx, {})).success("done");
     expect(ctx.stderrText()).toBe("\u001b[32m✓\u001b[39m done\n");
     const plain = makeTestContext({ stderrIsTTY: true, env: { NO_COLOR: "1" } });
-    createPrinter(plain, {}).success("done");
+    (await createPrinter(plain, {})).success("done");
     expect(plain.stderrText()).toBe("✓ done\n");
   });
 
-  it("--verbose traces go to stderr with tokens masked", () => {
+  it("--verbose traces go to stderr with tokens masked", async () => {
     const ctx = makeTestContext();
-    createPrinter(ctx, { verbose: true }).trace(`→ POST /token ${JWT}`);
+    (await createPrinter(ctx, { verbose: true })).trace(`→ POST /token ${JWT}`);
     expect(ctx.stderrText()).toBe("→ POST /token [REDACTED]\n");
     expect(ctx.stdoutText()).toBe("");
   });
 
-  it("picks the explicit format, else the terminal default", () => {
-    expect(createPrinter(makeTestContext(), { output: "json" }).formatFor({ singleSecret: true })).toBe("json");
-    expect(createPrinter(makeTestContext(), {}).formatFor({ singleSecret: true })).toBe("raw");
-    expect(createPrinter(makeTestContext(), {}).formatFor()).toBe("tsv");
-    expect(createPrinter(makeTestContext({ stdoutIsTTY: true }), {}).formatFor()).toBe("table");
+  it("picks the explicit format, else the terminal default", async () => {
+    expect((await createPrinter(makeTestContext(), { output: "json" })).formatFor({ singleSecret: true })).toBe("json");
+    expect((await createPrinter(makeTestContext(), {})).formatFor({ singleSecret: true })).toBe("raw");
+    expect((await createPrinter(makeTestContext(), {})).formatFor()).toBe("tsv");
+    expect((await createPrinter(makeTestContext({ stdoutIsTTY: true }), {})).formatFor()).toBe("table");
   });
 
-  it("chalk follows stdout, errChalk follows stderr", () => {
+  it("chalk follows stdout, errChalk follows stderr", async () => {
     const ctx = makeTestContext({ stdoutIsTTY: false, stderrIsTTY: true });
-    const out = createPrinter(ctx, {});
-    expect(out.chalk.level).toBe(0);
-    expect(out.errChalk.level).toBeGreaterThan(0);
-    expect(createPrinter(ctx, { color: false }).errChalk.level).toBe(0);
+    const out = await createPrinter(ctx, {});
+    expect(out.chalk.bold("x")).toBe("x");
+    expect(out.errChalk.bold("x")).not.toBe("x");
+    expect((await createPrinter(ctx, { color: false })).errChalk.bold("x")).toBe("x");
   });
 });
 
 describe("Printer.secret and CI masking", () => {
-  it("registers the secret on stderr before it reaches stdout (GitHub Actions)", () => {
+  it("registers the secret on stderr before it reaches stdout (GitHub Actions)", async () => {
     const ctx = makeTestContext({ env: { GITHUB_ACTIONS: "true" } });
     const order: string[] = [];
     ctx.stderr.on("data", (c: Buffer) => order.push(`err:${c.toString()}`));
     ctx.stdout.on("data", (c: Buffer) => order.push(`out:${c.toString()}`));
-    createPrinter(ctx, {}).secret(`${JWT}\n`);
+    (await createPrinter(ctx, {})).secret(`${JWT}\n`);
     expect(order).toEqual([`err:::add-mask::${JWT}\n`, `out:${JWT}\n`]);
   });
 
-  it("masks each listed secret (Azure Pipelines)", () => {
+  it("masks each listed secret (Azure Pipelines)", async () => {
     const ctx = makeTestContext({ env: { TF_BUILD: "True" } });
-    createPrinter(ctx, {}).secret('{"primaryKey":"key-one","secondaryKey":"key-two"}\n', ["key-one", "key-two"]);
+    (await createPrinter(ctx, {})).secret('{"primaryKey":"key-one","secondaryKey":"key-two"}\n', ["key-one", "key-two"]);
     expect(ctx.stderrText()).toBe("##vso[task.setsecret]key-one\n##vso[task.setsecret]key-two\n");
     expect(ctx.stdoutText()).toContain("key-one");
   });
 
-  it("writes nothing to stderr outside CI", () => {
+  it("writes nothing to stderr outside CI", async () => {
     const ctx = makeTestContext();
-    createPrinter(ctx, {}).secret("key-one\n");
+    (await createPrinter(ctx, {})).secret("key-one\n");
     expect(ctx.stderrText()).toBe("");
     expect(ctx.stdoutText()).toBe("key-one\n");
   });
 });
 
 describe("Printer.withSpinner", () => {
-  const run = (ctx: TestContext, opts: Parameters<typeof createPrinter>[1], work?: (update: (p: string) => void) => Promise<string>) =>
-    createPrinter(ctx, opts).withSpinner("Deploying demo", work ?? (async () => "result"));
+  const run = async (ctx: TestContext, opts: Parameters<typeof createPrinter>[1], work?: (update: (p: string) => void) => Promise<string>) =>
+    (await createPrinter(ctx, opts)).withSpinner("Deploying demo", work ?? (async () => "result"));
 
   it("prints nothing in a pipe without --verbose", async () => {
     const ctx = makeTestContext();
@@ -155,7 +155,7 @@ describe("Printer.confirm", () => {
     ["maybe\n", false],
   ])("answer %j → %s", async (answer, expected) => {
     const ctx = interactive();
-    const pending = createPrinter(ctx, {}).confirm("Regenerate the primary key of demo-aci?");
+    const pending = (await createPrinter(ctx, {})).confirm("Regenerate the primary key of demo-aci?");
     ctx.stdin.write(answer);
     expect(await pending).toBe(expected);
     expect(ctx.stderrText()).toBe("Regenerate the primary key of demo-aci? [y/N] ");
@@ -163,20 +163,20 @@ describe("Printer.confirm", () => {
 
   it("end of input is a no", async () => {
     const ctx = interactive();
-    const pending = createPrinter(ctx, {}).confirm("Sure?");
+    const pending = (await createPrinter(ctx, {})).confirm("Sure?");
     ctx.stdin.end();
     expect(await pending).toBe(false);
   });
 
   it("Ctrl-C (the abort signal) interrupts", async () => {
     const ctx = interactive();
-    const pending = createPrinter(ctx, {}).confirm("Sure?");
+    const pending = (await createPrinter(ctx, {})).confirm("Sure?");
     ctx.abort();
     await expect(pending).rejects.toBeInstanceOf(InterruptedError);
   });
 
   it("refuses to ask without a terminal", async () => {
     const ctx = makeTestContext({ stdinIsTTY: false, stderrIsTTY: true });
-    await expect(createPrinter(ctx, {}).confirm("Sure?")).rejects.toBeInstanceOf(UsageError);
+    await expect((await createPrinter(ctx, {})).confirm("Sure?")).rejects.toBeInstanceOf(UsageError);
   });
 });
