@@ -1,9 +1,7 @@
 // amlauth emulator start|stop|status|reset — the local HTTPS emulator of the Azure ML APIs.
 // The emulator itself (a separate bundle entry) is imported only by `start`.
 import { Command, InvalidArgumentError, Option } from "commander";
-import { spawn } from "node:child_process";
 import { mkdir, open, readFile } from "node:fs/promises";
-import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { kill as killProcess } from "node:process";
 import type { Context } from "../context.js";
@@ -198,6 +196,8 @@ function describeStartFailure(err: unknown, opts: EmulatorStartOptions): Amlauth
 }
 
 async function startDetached(opts: EmulatorStartOptions, dataDir: string, ctx: Context, globals: () => GlobalOptions): Promise<void> {
+  // Loaded here, not at the top: this file is on every command's start-up path.
+  const { spawn } = await import("node:child_process");
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const logPath = join(dataDir, LOG_FILE);
   // One log per detached run (truncated), so it never grows across restarts.
@@ -393,6 +393,7 @@ async function httpsJson(conn: ConnectionInfo, method: string, path: string): Pr
   } catch {
     return null;
   }
+  const { request: httpsRequest } = await import("node:https");
   return new Promise((resolve) => {
     let url: URL;
     try {
