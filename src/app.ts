@@ -57,6 +57,11 @@ export function createApp(ctx: Context): App {
     session() {
       session ??= (async () => {
         const [{ createSession }, cfg, out] = await Promise.all([import("./rest/session.js"), app.config(), app.printer()]);
+        if (out.verbose) {
+          // Where each setting came from, before the first request is traced.
+          const { describeConfig } = await import("./config/resolve.js");
+          for (const line of describeConfig(cfg)) out.trace(line);
+        }
         return createSession(ctx, cfg, {
           verbose: Boolean(app.globals().verbose),
           trace: (line: string) => out.trace(line),

@@ -1,7 +1,8 @@
 // amlauth auth set [NAME] --mode key|token|none (v1) | key|aml_token|aad_token (v2) [--no-wait]
 import { Command } from "commander";
 import type { App } from "../app.js";
-import { UsageError } from "../errors.js";
+import { RuleViolationError, ServiceError, UsageError } from "../errors.js";
+import { quoteInput } from "../core/text.js";
 import {
   assertV2ModeAllowed,
   normalizeV2AuthMode,
@@ -9,7 +10,7 @@ import {
   planV1AuthUpdate,
 } from "../core/rules.js";
 import { renderServiceInfo } from "../output/format.js";
-import type { AuthMode } from "../rest/types.js";
+import type { AuthMode, ServiceInfo } from "../rest/types.js";
 import { hintOnInterrupt, target } from "./shared.js";
 
 export interface AuthSetOptions {
@@ -46,6 +47,12 @@ export async function runAuthSet(app: App, nameArg: string | undefined, opts: Au
   const explicitApi = app.globals().api ?? (await app.config()).api;
   if (explicitApi === "v2") normalizeV2AuthMode(requested);
   if (explicitApi === "v1") parseV1AuthMode(requested);
+  // A mode that neither API knows needs no lookup to be refused (exit 2, nothing sent).
+  if (isUnknownTo(parseV1AuthMode, requested) && isUnknownTo(normalizeV2AuthMode, requested)) {
+    throw new UsageError(
+      `unknown auth mode ${quoteInput(requested)}; choose key, token or none (v1 web services) or key, aml_token or aad_token (v2 online endpoints)`,
+    );
+  }
 
   const { name, api, backend } = await target(app, nameArg);
   const out = await app.printer();
@@ -59,6 +66,7 @@ export async function runAuthSet(app: App, nameArg: string | undefined, opts: Au
       v1Mode,
     );
     if (!plan.changed) {
+      assertSettled(current);
       out.info(`${name} already uses ${v1Mode} auth; nothing to change`);
       out.data(renderServiceInfo(current, out.formatFor(), { chalk: out.chalk }));
       return;
@@ -69,6 +77,7 @@ export async function runAuthSet(app: App, nameArg: string | undefined, opts: Au
     const current = await backend.get(name);
     assertV2ModeAllowed(v2Mode, { kubernetes: current.computeType === "Kubernetes", name });
     if (current.authMode === v2Mode) {
+      assertSettled(current);
       out.info(`${name} already uses ${v2Mode} auth; nothing to change`);
       out.data(renderServiceInfo(current, out.formatFor(), { chalk: out.chalk }));
       return;
@@ -87,4 +96,30 @@ export async function runAuthSet(app: App, nameArg: string | undefined, opts: Au
   (await app.session()).cache.deleteServiceToken(api, name);
   out.data(renderServiceInfo(info, out.formatFor(), { chalk: out.chalk }));
   out.success(wait ? `${name} now uses ${mode} auth` : `${name}: change to ${mode} auth accepted (not waiting)`);
+}
+
+/** True when `parse` does not know the mode at all (a rule violation means: known, wrong here). */
+function isUnknownTo(parse: (mode: string) => unknown, mode: string): boolean {
+  try {
+    parse(mode);
+    return false;
+  } catch (err) {
+    if (err instanceof RuleViolationError) return false;
+    if (err instanceof UsageError) return true;
+    throw err;
+  }
+}
+
+/** v1 `Transitioning`, v2 `Creating`/`Updating`/`Deleting`: an operation is still changing the service. */
+const IN_FLIGHT_STATES = new Set(["transitioning", "creating", "updating", "deleting"]);
+
+/**
+ * "Already uses X; nothing to change" must stay true: while an operation is in flight the flags
+ * shown may be replaced when it completes (e.g. an earlier `auth set` that was interrupted).
+ */
+function assertSettled(current: ServiceInfo): void {
+  if (!IN_FLIGHT_STATES.has(current.state.toLowerCase())) return;
+  throw new ServiceError(`${current.name} is still being changed (state ${current.state}), so its auth mode is not settled yet`, {
+    hint: `wait until \`amlauth auth show ${current.name}\` shows it settled, then run this again`,
+  });
 }

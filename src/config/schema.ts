@@ -170,13 +170,19 @@ function isSecretName(name: string): boolean {
   return SECRET_NAMES.has(n) || /(secret|password|token|apikey|privatekey)$/.test(n);
 }
 
-/** The path of the first secret-looking entry ("clientSecret", "profiles.ci.token"), or undefined. */
-export function findSecret(value: unknown, path = "", depth = 0): string | undefined {
+/**
+ * The path of the first secret-looking entry ("clientSecret", "profiles.ci.token"), or undefined.
+ * YAML aliases make one node appear many times (`b: [*a, *a, …]` nested ten deep is 10^10 paths),
+ * so each object or array is visited once: linear in the file, whatever it references.
+ */
+export function findSecret(value: unknown, path = "", depth = 0, seen: Set<object> = new Set()): string | undefined {
   if (depth > 20) return undefined;
   if (typeof value === "string") return looksLikeJwt(value) ? `a token in ${path === "" ? "the file" : path}` : undefined;
+  if (typeof value !== "object" || value === null || seen.has(value)) return undefined;
+  seen.add(value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = findSecret(value[i], `${path}[${i}]`, depth + 1);
+      const found = findSecret(value[i], `${path}[${i}]`, depth + 1, seen);
       if (found) return found;
     }
     return undefined;
@@ -185,7 +191,7 @@ export function findSecret(value: unknown, path = "", depth = 0): string | undef
     for (const [k, v] of Object.entries(value)) {
       const here = path === "" ? k : `${path}.${k}`;
       if (isSecretName(k) && v !== null && v !== undefined && v !== "") return here;
-      const found = findSecret(v, here, depth + 1);
+      const found = findSecret(v, here, depth + 1, seen);
       if (found) return found;
     }
   }

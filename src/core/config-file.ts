@@ -30,10 +30,14 @@ function parseJson(text: string, fileName: string): unknown {
   }
 }
 
+/** Values a YAML document may hold once its aliases are expanded (a real config has a few dozen). */
+export const MAX_EXPANDED_VALUES = 100_000;
+
 function parseYaml(text: string, fileName: string): unknown {
+  let doc: unknown;
   try {
     // A file of only comments is an empty document: null, like JSON's "null".
-    return loadYaml(text, { schema: CORE_SCHEMA }) ?? null;
+    doc = loadYaml(text, { schema: CORE_SCHEMA }) ?? null;
   } catch (err) {
     if (err instanceof YAMLException) {
       const line = err.mark ? ` at line ${err.mark.line + 1}, column ${err.mark.column + 1}` : "";
@@ -42,6 +46,28 @@ function parseYaml(text: string, fileName: string): unknown {
     }
     throw new UsageError(`${fileName}: invalid YAML`);
   }
+  // Aliases let a few lines reference one node billions of times ("billion laughs"); every later
+  // step (validation, JSON-encoding an --ic environment) would pay for the expansion.
+  if (expandedSize(doc, new Map()) > MAX_EXPANDED_VALUES) {
+    throw new UsageError(`${fileName}: the YAML expands to more than ${MAX_EXPANDED_VALUES} values through its aliases (*name)`);
+  }
+  return doc;
+}
+
+/** Number of values once aliases are expanded, counted in linear time (shared nodes memoised). */
+function expandedSize(value: unknown, memo: Map<object, number>): number {
+  if (typeof value !== "object" || value === null) return 1;
+  const known = memo.get(value);
+  if (known !== undefined) return known;
+  // A node that (through an alias) contains itself counts as too large.
+  memo.set(value, MAX_EXPANDED_VALUES + 1);
+  let total = 1;
+  for (const child of Array.isArray(value) ? value : Object.values(value)) {
+    total += expandedSize(child, memo);
+    if (total > MAX_EXPANDED_VALUES) break;
+  }
+  memo.set(value, total);
+  return total;
 }
 
 function lineAndColumn(text: string, offset: number): { line: number; column: number } {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startWorld, type TestWorld } from "../e2e/helpers.js";
+import { runCli, startWorld, type TestWorld } from "../e2e/helpers.js";
 import { failureProblems, requestsSince, lastSeq, runInProcess, STACK_FRAME } from "../robustness/helpers.js";
 import { MUTATING_ROUTES, RG, STATIC_TOKEN, startBadServer, SUB, WS, type BadReply, type BadServer, type RouteName } from "./bad-server.js";
 
@@ -38,6 +38,11 @@ interface CorpusCase {
   /** false: the reply is help text (missing subcommand), not one line. */
   oneLine?: boolean;
   maxMs?: number;
+  /**
+   * Run through the built bin in a child process: for inputs that could block the event loop (a
+   * regression there would freeze an in-process run beyond any timer; a child can be killed).
+   */
+  spawn?: boolean;
 }
 
 interface CorpusFile {
@@ -93,6 +98,12 @@ function walkFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walkFiles(join(dir, e.name)) : [join(dir, e.name)]));
 }
 
+async function runSpawned(args: string[], env: Record<string, string | undefined>, cwd: string, stdin: string | undefined) {
+  const started = Date.now();
+  const r = await runCli(args, { env, cwd, timeoutMs: 10_000, ...(stdin !== undefined ? { input: stdin } : {}) });
+  return { ...r, ms: Date.now() - started };
+}
+
 async function runCase(family: (typeof FAMILIES)[number], c: CorpusCase): Promise<void> {
   const target = corpus[family].target;
   const caseDir = mkdtempSync(join(casesRoot, `${family}-`));
@@ -114,7 +125,7 @@ async function runCase(family: (typeof FAMILIES)[number], c: CorpusCase): Promis
   Object.assign(env, c.env ?? {});
   const since = target === "emulator" ? await lastSeq(world) : 0;
 
-  const r = await runInProcess(world, args, { env, cwd: caseDir, ...(c.stdin !== undefined ? { input: c.stdin } : {}), timeoutMs: 20_000 });
+  const r = c.spawn ? await runSpawned(args, env, caseDir, c.stdin) : await runInProcess(world, args, { env, cwd: caseDir, ...(c.stdin !== undefined ? { input: c.stdin } : {}), timeoutMs: 20_000 });
   const label = `${c.name}\n  stderr: ${r.stderr.slice(0, 800)}`;
 
   expect(r.code, label).toBe(c.code);

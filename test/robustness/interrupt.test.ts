@@ -88,6 +88,21 @@ describe("Ctrl-C during a wait", () => {
   });
 });
 
+describe("after an interrupted or --no-wait change", () => {
+  it("auth set does not report 'nothing to change' while an update to another mode is still running", async () => {
+    await untilSettled("demo-aks", (i) => i.state === "Healthy");
+    const from = service(world, "demo-aks")!.aadAuthEnabled ? "token" : "key";
+    const to = from === "token" ? "key" : "token";
+    const accepted = await runInProcess(world, ["auth", "set", "demo-aks", "--mode", to, "--no-wait"]);
+    expect(accepted.code, accepted.stderr).toBe(0);
+    // The service still shows the old mode while Transitioning; asking for it must not claim success.
+    const r = await runInProcess(world, ["auth", "set", "demo-aks", "--mode", from]);
+    expect(failureProblems(r, 1)).toEqual([]);
+    expect(r.stderr).toMatch(/still being changed \(state Transitioning\).*amlauth auth show demo-aks/);
+    expect(await untilSettled("demo-aks", (i) => i.state === "Healthy")).toMatchObject({ authMode: to });
+  });
+});
+
 describe("Ctrl-C while a change is on the wire (in process: the same abort signal the bin wires)", () => {
   it("keys regen: exits 130, says the key may have changed and how to check; keys and state agree", async () => {
     const regens = operationCount(world, "v1", "RegenerateKeys", "demo-aci");
