@@ -270,7 +270,7 @@ function runOnce(file, argv, env, cwd, { allowFailure = false } = {}) {
 }
 
 function describe(file, argv) {
-  const shown = file === process.execPath ? ["node", ...argv.map((a) => (a === BIN ? "bin/amlauth.js" : a))] : [file, ...argv];
+  const shown = file === process.execPath ? ["node", ...argv.map((a) => (a === BIN ? "bin/amlauth.cjs" : a))] : [file, ...argv];
   // az's argv carries the emulator's static bearer: not a secret, but no need to print it either.
   return shown.map((a) => (/^Authorization=/i.test(a) ? "Authorization=…" : a)).join(" ");
 }

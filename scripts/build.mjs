@@ -3,7 +3,8 @@
 // when a command imports them dynamically.
 import { build } from "esbuild";
 import { rmSync, writeFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Readable, Writable } from "node:stream";
 import { dirname, join } from "node:path";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -32,3 +33,23 @@ const result = await build({
   metafile: true,
 });
 writeFileSync(join(root, "dist", "meta.json"), JSON.stringify(result.metafile));
+
+// bin/amlauth.cjs answers `--version` and non-terminal `--help` from these files, written by
+// running the real program, so they cannot drift from it (test/e2e/startup.test.ts compares them).
+const { main } = await import(pathToFileURL(join(root, "dist", "cli.js")).href);
+async function capture(args) {
+  let out = "";
+  const sink = new Writable({ write(chunk, _enc, done) { out += chunk; done(); } });
+  const ctx = {
+    stdin: Readable.from([]), stdout: sink, stderr: sink,
+    stdinIsTTY: false, stdoutIsTTY: false, stderrIsTTY: false,
+    env: {}, cwd: root, homedir: root, now: () => Date.now(),
+    execPath: process.execPath, cliPath: join(root, "bin", "amlauth.cjs"), pid: process.pid,
+    signal: new AbortController().signal,
+  };
+  const code = await main(args, ctx);
+  if (code !== 0) throw new Error(`amlauth ${args.join(" ")} exited ${code} during the build`);
+  return out;
+}
+writeFileSync(join(root, "dist", "version.txt"), await capture(["--version"]));
+writeFileSync(join(root, "dist", "help.txt"), await capture(["--help"]));

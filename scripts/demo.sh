@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-amlauth() { node "$ROOT/bin/amlauth.js" "$@"; }
+amlauth() { node "$ROOT/bin/amlauth.cjs" "$@"; }
 
 DEMO_HOME=$(mktemp -d "${TMPDIR:-/tmp}/amlauth-demo-XXXXXX")
 export HOME=$DEMO_HOME XDG_CACHE_HOME=$DEMO_HOME/.cache XDG_CONFIG_HOME=$DEMO_HOME/.config XDG_STATE_HOME=$DEMO_HOME/.state

@@ -1,5 +1,5 @@
 // The one object every command receives. Tests build it with in-memory streams;
-// only bin/amlauth.js builds it from the real process.
+// only bin/amlauth.cjs builds it from the real process.
 import type { Readable, Writable } from "node:stream";
 
 export interface Context {

@@ -1,5 +1,5 @@
 // Entry point of the bundle: builds the commander program, runs it, and maps every
-// outcome to one documented exit code. Never calls process.exit; bin/amlauth.js does.
+// outcome to one documented exit code. Never calls process.exit; bin/amlauth.cjs does.
 import { Command, CommanderError, Option } from "commander";
 import type { Context } from "./context.js";
 import { AmlauthError, ExitCode } from "./errors.js";
@@ -61,7 +61,8 @@ export function buildProgram(app: App): Command {
       writeOut: (text) => app.ctx.stdout.write(text),
       writeErr: (text) => app.ctx.stderr.write(text),
       // commander's own parse errors: one line, same prefix as ours.
-      outputError: (text, write) => write(`amlauth: ${text.replace(/^error: /, "").trim()}\n`),
+      // (A suggestion comes on a second line, "(Did you mean keys?)": joined into the one line.)
+      outputError: (text, write) => write(`amlauth: ${oneLine(text.replace(/^error: /, ""))}\n`),
     })
     .exitOverride();
 

@@ -107,16 +107,18 @@ async function parseStructured(text: string, fileName: string): Promise<unknown>
   return parseStructuredText(text, fileName);
 }
 
-/** Whether `dir` holds any file cosmiconfig would consider (package.json only with an amlauth key). */
+/** Whether `dir` holds any file cosmiconfig would consider (package.json only with an `amlauth` key). */
 function hasCandidate(searchPlaces: string[], dir: string): boolean {
   return searchPlaces.some((place) => {
     const path = join(dir, place);
     if (!existsSync(path)) return false;
     if (place !== "package.json") return true;
+    // A package named amlauth, or one that depends on it, mentions the word without configuring it.
     try {
-      return readFileSync(path, "utf8").includes(`"${MODULE}"`);
+      const pkg: unknown = JSON.parse(readFileSync(path, "utf8"));
+      return isPlainObject(pkg) && MODULE in pkg;
     } catch {
-      return true; // let cosmiconfig report the unreadable file
+      return true; // let cosmiconfig report the unreadable or broken file
     }
   });
 }

@@ -1,4 +1,4 @@
-// Helpers for end-to-end tests: spawn the built `bin/amlauth.js` against an in-process emulator,
+// Helpers for end-to-end tests: spawn the built `bin/amlauth.cjs` against an in-process emulator,
 // with an isolated HOME/XDG tree, and collect every stderr so a test can prove no secret leaked.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -9,7 +9,7 @@ import { startEmulator } from "../../src/emulator/index.js";
 import type { RunningEmulator } from "../../src/emulator/types.js";
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const BIN = join(REPO_ROOT, "bin", "amlauth.js");
+export const BIN = join(REPO_ROOT, "bin", "amlauth.cjs");
 
 export interface CliResult {
   code: number;

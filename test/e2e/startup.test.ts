@@ -3,10 +3,12 @@
 // every module the process resolves.
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { BIN, REPO_ROOT } from "./helpers.js";
+import { main } from "../../src/main.js";
+import { makeTestContext } from "../unit/helpers.js";
 
 interface Metafile {
   outputs: Record<string, { imports: Array<{ path: string; kind: string }>; inputs: Record<string, unknown> }>;
@@ -40,25 +42,46 @@ describe("start-up footprint", () => {
     expect(all.some((i) => i.includes("arm-machinelearning"))).toBe(true);
   });
 
+  function loadsOf(args: string[]): { status: number | null; stdout: string; distFiles: string[]; nodeModules: string[] } {
+    const dir = mkdtempSync(join(tmpdir(), "amlauth-loads-"));
+    const log = join(dir, "loads.txt");
+    try {
+      const r = spawnSync(process.execPath, ["--import", join(REPO_ROOT, "test", "fixtures", "trace-loads.mjs"), BIN, ...args], {
+        env: { PATH: process.env.PATH, HOME: dir, AMLAUTH_TRACE_LOADS: log },
+        encoding: "utf8",
+      });
+      const loaded = existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").filter((u) => u.startsWith("file:")) : [];
+      const paths = loaded.map((u) => relative(REPO_ROOT, new URL(u).pathname));
+      return {
+        status: r.status,
+        stdout: r.stdout,
+        distFiles: paths.filter((p) => p.startsWith("dist/")),
+        nodeModules: paths.filter((p) => p.includes("node_modules")),
+      };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
   for (const flag of ["--version", "--help"]) {
-    it(`${flag} resolves only light modules at run time`, () => {
-      const dir = mkdtempSync(join(tmpdir(), "amlauth-loads-"));
-      const log = join(dir, "loads.txt");
-      try {
-        const r = spawnSync(process.execPath, ["--import", join(REPO_ROOT, "test", "fixtures", "trace-loads.mjs"), BIN, flag], {
-          env: { PATH: process.env.PATH, HOME: dir, AMLAUTH_TRACE_LOADS: log },
-          encoding: "utf8",
-        });
-        expect(r.status).toBe(0);
-        const loaded = readFileSync(log, "utf8").trim().split("\n").filter((u) => u.startsWith("file:"));
-        const distFiles = loaded.map((u) => relative(REPO_ROOT, new URL(u).pathname)).filter((p) => p.startsWith("dist/"));
-        expect(distFiles).toContain("dist/cli.js");
-        const heavy = distFiles.flatMap((f) => heavyInputs(meta, f));
-        expect(heavy).toEqual([]);
-        expect(loaded.some((u) => u.includes("node_modules"))).toBe(false);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+    it(`${flag} in a pipe loads no module at all, and prints what the full program prints`, async () => {
+      const r = loadsOf([flag]);
+      expect(r.status).toBe(0);
+      expect(r.distFiles).toEqual([]);
+      expect(r.nodeModules).toEqual([]);
+      // The fast path's text is the real program's output (no drift from the source).
+      const ctx = makeTestContext();
+      expect(await main([flag], ctx)).toBe(0);
+      expect(r.stdout).toBe(ctx.stdoutText());
     });
   }
+
+  it("a subcommand's --help loads the CLI but no heavy module", () => {
+    const r = loadsOf(["keys", "--help"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("rotate");
+    expect(r.distFiles).toContain("dist/cli.js");
+    expect(r.distFiles.flatMap((f) => heavyInputs(meta, f))).toEqual([]);
+    expect(r.nodeModules).toEqual([]);
+  });
 });
