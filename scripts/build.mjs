@@ -1,6 +1,6 @@
 // Bundles src/ into dist/ with esbuild. ESM + code splitting so heavy modules
 // (Azure SDKs, @azure/identity, the emulator, ora) sit in chunks that load only
-// when a command imports them dynamically.
+// when a command imports them dynamically; plus dist/fast.cjs, the `token get` fast path.
 import { build } from "esbuild";
 import { rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -33,6 +33,37 @@ const result = await build({
   metafile: true,
 });
 writeFileSync(join(root, "dist", "meta.json"), JSON.stringify(result.metafile));
+
+// The start-up fast path for `token get` cache hits (src/fast-path.ts): one small CommonJS file,
+// no splitting, that bin/amlauth.cjs require()s before it would import dist/cli.js. Its inputs
+// are the shared config/cache/output modules themselves; test/e2e/fast-path.test.ts checks from
+// this metafile that no commander, Azure, HTTP or parser module got in.
+const fast = await build({
+  absWorkingDir: root,
+  entryPoints: ["src/fast-path.ts"],
+  outfile: "dist/fast.cjs",
+  bundle: true,
+  format: "cjs",
+  // Less to parse on every `token get`; its errors never reach a user (they mean "fall through").
+  minify: true,
+  // The few fs/promises reads of the shared modules run synchronously here (see the file).
+  plugins: [
+    {
+      name: "fast-path-fs",
+      setup(b) {
+        const ours = join(root, "src");
+        b.onResolve({ filter: /^(node:)?fs\/promises$/ }, (args) => (args.importer.startsWith(ours) ? { path: join(ours, "fast-path-fs.ts") } : undefined));
+      },
+    },
+  ],
+  platform: "node",
+  target: "node20",
+  sourcemap: false,
+  legalComments: "none",
+  logLevel: "warning",
+  metafile: true,
+});
+writeFileSync(join(root, "dist", "fast-meta.json"), JSON.stringify(fast.metafile));
 
 // bin/amlauth.cjs answers `--version` and non-terminal `--help` from these files, written by
 // running the real program, so they cannot drift from it (test/e2e/startup.test.ts compares them).

@@ -1,12 +1,18 @@
 // Per-run application state handed to every command: the context, the parsed global flags, and
 // lazily built services (config, printer, REST session). Nothing here is created until a command
-// asks for it, so `--help`, `--version` and usage errors touch no file, module or network.
+// asks for it, so `--help`, `--version` and usage errors touch no file or network. The config and
+// printer modules are part of the entry bundle (light, and nearly every command needs them: a
+// separate chunk cost more than it saved); the session module, which brings node:https, loads
+// only when a command asks for it.
 import type { Context } from "./context.js";
 import type { GlobalOptions } from "./commands/globals.js";
 import type { ResolvedConfig } from "./config/types.js";
 import type { Printer } from "./output/print.js";
 import type { Session } from "./rest/session.js";
 import { redactAll } from "./output/redact.js";
+import { loadConfig } from "./config/load.js";
+import { createPrinter } from "./output/print.js";
+import { describeConfig } from "./config/resolve.js";
 
 export interface App {
   readonly ctx: Context;
@@ -44,12 +50,12 @@ export function createApp(ctx: Context): App {
       return globals;
     },
     config() {
-      config ??= import("./config/load.js").then((m) => m.loadConfig(ctx, app.globals()));
+      config ??= loadConfig(ctx, app.globals());
       return config;
     },
     printer() {
       printer ??= (async () => {
-        const [{ createPrinter }, cfg] = await Promise.all([import("./output/print.js"), app.config()]);
+        const cfg = await app.config();
         return createPrinter(ctx, { output: cfg.output, color: app.globals().color, verbose: Boolean(app.globals().verbose) });
       })();
       return printer;
@@ -59,7 +65,6 @@ export function createApp(ctx: Context): App {
         const [{ createSession }, cfg, out] = await Promise.all([import("./rest/session.js"), app.config(), app.printer()]);
         if (out.verbose) {
           // Where each setting came from, before the first request is traced.
-          const { describeConfig } = await import("./config/resolve.js");
           for (const line of describeConfig(cfg)) out.trace(line);
         }
         return createSession(ctx, cfg, {

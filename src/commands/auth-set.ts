@@ -11,7 +11,7 @@ import {
 } from "../core/rules.js";
 import { renderServiceInfo } from "../output/format.js";
 import type { AuthMode, ServiceInfo } from "../rest/types.js";
-import { hintOnInterrupt, target } from "./shared.js";
+import { target, withOutcomeHint } from "./shared.js";
 
 export interface AuthSetOptions {
   mode?: string;
@@ -86,11 +86,12 @@ export async function runAuthSet(app: App, nameArg: string | undefined, opts: Au
   }
 
   const wait = opts.wait !== false;
-  const info = await hintOnInterrupt(
+  const info = await withOutcomeHint(
     out.withSpinner(`Switching ${name} to ${mode} auth`, (update) =>
       backend.setAuthMode(name, { mode }, { wait, onProgress: update, signal: app.ctx.signal }),
     ),
-    `the change may or may not have been applied; check with \`amlauth auth show ${name}\``,
+    "the change may or may not have been applied",
+    `check with \`amlauth auth show ${name}\``,
   );
   // A cached token may no longer be accepted after a mode change.
   (await app.session()).cache.deleteServiceToken(api, name);

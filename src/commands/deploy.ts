@@ -7,7 +7,7 @@ import type { App } from "../app.js";
 import { UsageError } from "../errors.js";
 import { buildV1DeploySpec, buildV2DeploySpec, type V1DeployFlags } from "../core/deploy-config.js";
 import { renderServiceInfo } from "../output/format.js";
-import { hintOnInterrupt } from "./shared.js";
+import { withOutcomeHint } from "./shared.js";
 
 export interface DeployOptions extends V1DeployFlags {
   model?: string[];
@@ -71,9 +71,10 @@ export async function runDeploy(app: App, name: string, opts: DeployOptions): Pr
     if (v1Only.length > 0) throw new UsageError(`--${kebab(v1Only[0]!)} applies to v1 web services only, not to --api v2`);
     const spec = buildV2DeploySpec({ name, auth: opts.auth, compute: opts.compute, description: opts.description });
     const backend = await session.backend("v2");
-    const info = await hintOnInterrupt(
+    const info = await withOutcomeHint(
       out.withSpinner(`Deploying endpoint ${name}`, (update) => backend.deploy(spec, { wait, onProgress: update, signal: app.ctx.signal })),
-      `the endpoint may or may not have been created or updated; check with \`amlauth auth show ${name} --api v2\``,
+      "the endpoint may or may not have been created or updated",
+      `check with \`amlauth auth show ${name} --api v2\``,
     );
     out.data(renderServiceInfo(info, out.formatFor(), { chalk: out.chalk }));
     return;
@@ -97,9 +98,10 @@ export async function runDeploy(app: App, name: string, opts: DeployOptions): Pr
     },
   });
   const backend = await session.backend("v1");
-  const info = await hintOnInterrupt(
+  const info = await withOutcomeHint(
     out.withSpinner(`Deploying ${name} to ${spec.computeType}`, (update) => backend.deploy(spec, { wait, onProgress: update, signal: app.ctx.signal })),
-    `the deployment may or may not have started; check with \`amlauth auth show ${name} --api v1\``,
+    "the deployment may or may not have started",
+    `check with \`amlauth auth show ${name} --api v1\``,
   );
   out.data(renderServiceInfo(info, out.formatFor(), { chalk: out.chalk }));
   out.success(wait ? `${name} deployed (${info.authMode} auth)` : `${name}: deployment accepted (not waiting)`);

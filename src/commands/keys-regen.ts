@@ -3,7 +3,7 @@ import { Command } from "commander";
 import type { App } from "../app.js";
 import { UsageError } from "../errors.js";
 import type { KeyType } from "../rest/types.js";
-import { exactlyOne, hintOnInterrupt, readSecretFromStdin, serviceName, target } from "./shared.js";
+import { exactlyOne, withOutcomeHint, readSecretFromStdin, serviceName, target } from "./shared.js";
 
 export interface KeysRegenOptions {
   primary?: boolean;
@@ -44,11 +44,12 @@ export async function runKeysRegen(app: App, nameArg: string | undefined, opts: 
   const keyValue = opts.valueStdin ? await readSecretFromStdin(app, "key value") : undefined;
   const { backend } = await target(app, name);
 
-  await hintOnInterrupt(
+  await withOutcomeHint(
     out.withSpinner(`Regenerating the ${keyType.toLowerCase()} key of ${name}`, (update) =>
       backend.regenerateKey(name, keyType, keyValue, { wait: true, onProgress: update, signal: app.ctx.signal }),
     ),
-    `the ${keyType.toLowerCase()} key may or may not have been regenerated; check with \`amlauth keys list ${name}\``,
+    `the ${keyType.toLowerCase()} key may or may not have been regenerated`,
+    `check with \`amlauth keys list ${name}\``,
   );
   const keys = await backend.listKeys(name);
   const key = keyType === "Primary" ? keys.primaryKey : keys.secondaryKey;

@@ -15,7 +15,7 @@ import {
 } from "../core/rotation.js";
 import { confirmDestructive } from "./keys-regen.js";
 import { bodyExcerpt, postToScoring } from "./scoring.js";
-import { hintOnInterrupt, serviceName, target } from "./shared.js";
+import { serviceName, target, withOutcomeHint } from "./shared.js";
 
 export interface KeysRotateOptions {
   yes?: boolean;
@@ -94,11 +94,12 @@ export async function runKeysRotate(app: App, nameArg: string | undefined, opts:
   for (const step of steps) {
     switch (step.kind) {
       case "regen-secondary": {
-        await hintOnInterrupt(
+        await withOutcomeHint(
           out.withSpinner(`Regenerating the secondary key of ${name}`, (update) =>
             backend.regenerateKey(name, "Secondary", undefined, { wait: true, onProgress: update, signal: app.ctx.signal }),
           ),
-          `the secondary key may or may not have been regenerated (the primary is untouched); re-run the same command to start over`,
+          "the secondary key may or may not have been regenerated (the primary is untouched)",
+          "re-run the same command to start over",
         );
         state = newRotationState(api, name, now());
         store.save(state);
@@ -143,11 +144,12 @@ export async function runKeysRotate(app: App, nameArg: string | undefined, opts:
         break;
       }
       case "regen-primary": {
-        await hintOnInterrupt(
+        await withOutcomeHint(
           out.withSpinner(`Regenerating the primary key of ${name}`, (update) =>
             backend.regenerateKey(name, "Primary", undefined, { wait: true, onProgress: update, signal: app.ctx.signal }),
           ),
-          `the primary key may or may not have been regenerated; re-run \`amlauth keys rotate ${name} --then-primary\` to finish`,
+          "the primary key may or may not have been regenerated",
+          `re-run \`amlauth keys rotate ${name} --then-primary\` to finish`,
         );
         store.remove();
         primaryDone = true;

@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import type { App } from "../app.js";
 import type { AuthBackend, ApiKind } from "../rest/types.js";
-import { InterruptedError, UsageError } from "../errors.js";
+import { AmlauthError, ExitCode, InterruptedError, MaybeAppliedError, UsageError } from "../errors.js";
 
 /** NAME argument, else the configured default service. */
 export async function serviceName(app: App, arg: string | undefined): Promise<string> {
@@ -63,14 +63,17 @@ export function exactlyOne(a: boolean | undefined, b: boolean | undefined, names
 }
 
 /**
- * A Ctrl-C that lands while a change is on the wire leaves its fate unknown, so the message says
- * how to check. Interruptions that already say what to do (an operation wait) keep their hint.
+ * A change whose outcome is unknown — Ctrl-C while it was on the wire, or a fault the backend could
+ * not settle by reading the state (MaybeAppliedError) — must say how to find out. `outcome` says
+ * what may have happened, `check` the command that tells. Errors that already carry a hint (an
+ * interrupted operation wait says how to resume) keep theirs.
  */
-export async function hintOnInterrupt<T>(work: Promise<T>, hint: string): Promise<T> {
+export async function withOutcomeHint<T>(work: Promise<T>, outcome: string, check: string): Promise<T> {
   try {
     return await work;
   } catch (err) {
-    if (err instanceof InterruptedError && !err.hint) throw new InterruptedError(err.message, { hint });
+    if (err instanceof InterruptedError && !err.hint) throw new InterruptedError(err.message, { hint: `${outcome}; ${check}` });
+    if (err instanceof MaybeAppliedError && !err.hint) throw new AmlauthError(err.message, ExitCode.Failure, { hint: check, cause: err });
     throw err;
   }
 }

@@ -107,7 +107,13 @@ async function createTlsMaterial(dir: string, names: string[], now: number): Pro
   // Backdate a little so a client clock slightly behind ours still accepts the certificate.
   const notBefore = new Date(now - 3600 * 1000);
   const notAfter = new Date(now + VALIDITY_DAYS * DAY_MS);
-  const serial = () => `00${randomBytes(16).toString("hex")}`; // positive 128-bit serial
+  // A positive serial in minimal DER form: a leading zero byte (as `00${random}` gave whenever the
+  // first random byte was 0x00, 1 in 256) is illegal padding that OpenSSL rejects.
+  const serial = () => {
+    const bytes = randomBytes(16);
+    bytes[0] = (bytes[0]! & 0x7f) || 1;
+    return bytes.toString("hex");
+  };
 
   const caSubject = [
     { name: "commonName", value: `amlauth emulator local CA ${randomBytes(4).toString("hex")}` },

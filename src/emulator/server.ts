@@ -1,5 +1,11 @@
 // EmulatorServer: TLS, routing, control-plane auth, fault injection, body limits, the request log.
 // Route modules only read/write the store and throw factory errors; everything else is here.
+//
+// Scoring calls are the hot path (issue 6: throughput close to a bare Node HTTPS server). Routes
+// built with directRoute() are answered ahead of the generic router: an exact prefix/suffix match
+// on the raw URL, the two headers it needs read from rawHeaders, the body collected without a
+// promise, and the answer written synchronously. Whatever is unusual about a request (a pending
+// fault, a percent-encoded name) sends it down the generic path, which answers alike.
 import { createServer } from "node:https";
 import type { Server } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -14,6 +20,7 @@ import { EmulatorHttpError, httpErrors, isEmulatorHttpError, renderError } from 
 import type { ErrorShape } from "./errors.js";
 import type { Fault, FaultRegistry } from "./faults.js";
 import { EMULATOR_STATIC_TOKEN } from "./world.js";
+import { escapeRegex } from "./routes/common.js";
 
 export const EmulatorServerStatus = {
   Closed: "Closed",
@@ -53,14 +60,111 @@ export interface EmulatorServerOptions {
 /** Prefix of admin routes: no bearer, no faults, not in the request log. */
 export const ADMIN_PREFIX = "/_emulator/";
 const REQUEST_LOG_LIMIT = 10_000;
+/** Lines of directly answered requests reach `log` in batches: one write per batch, not per call. */
+const LOG_FLUSH_MS = 50;
+const LOG_FLUSH_LINES = 2_000;
+const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
+
+/** What a direct route answers: a status and a JSON document as text. */
+export interface DirectAnswer {
+  status: number;
+  json: string;
+}
+
+/** Answers one call of a direct route, or throws an EmulatorHttpError (rendered in the route's errorShape). */
+export type DirectHandler = (name: string, authorization: string | undefined, body: Buffer, baseUrl: string) => DirectAnswer;
+
+/** A POST route on `${prefix}{name}${suffix}` that the server may answer without the generic router. */
+export interface DirectRoute extends EmulatorRoute {
+  direct: { prefix: string; suffix: string; answer: DirectHandler };
+}
+
+/**
+ * A POST route for `${prefix}{name}${suffix}` ({name}: one path segment), answered by `answer`
+ * on both the direct and the generic path, so the two cannot drift apart. It must not overlap any
+ * other route (the direct path never consults them).
+ */
+export function directRoute(init: {
+  prefix: string;
+  suffix: string;
+  errorShape?: ErrorShape;
+  maxBodyBytes?: number;
+  answer: DirectHandler;
+}): DirectRoute {
+  const { prefix, suffix, answer } = init;
+  if (!prefix.startsWith("/") || !prefix.endsWith("/") || !suffix.startsWith("/")) throw new Error(`bad direct route ${prefix}{name}${suffix}`);
+  return {
+    method: "POST",
+    pattern: new RegExp(`^${escapeRegex(prefix)}(?<name>[^/]+)${escapeRegex(suffix)}$`),
+    auth: "scoring",
+    ...(init.errorShape !== undefined ? { errorShape: init.errorShape } : {}),
+    ...(init.maxBodyBytes !== undefined ? { maxBodyBytes: init.maxBodyBytes } : {}),
+    handle(ctx) {
+      const header = ctx.headers["authorization"];
+      const done = answer(ctx.params["name"] ?? "", Array.isArray(header) ? header[0] : header, ctx.body, ctx.baseUrl);
+      return { status: done.status, headers: { "content-type": JSON_CONTENT_TYPE }, body: done.json };
+    },
+    direct: { prefix, suffix, answer },
+  };
+}
+
+function isDirectRoute(route: EmulatorRoute): route is DirectRoute {
+  return (route as Partial<DirectRoute>).direct !== undefined && route.method === "POST";
+}
+
+/**
+ * The request log: the last REQUEST_LOG_LIMIT requests in preallocated columns, so recording one
+ * allocates nothing. Entries are built only when read.
+ */
+class RequestLogRing {
+  private readonly methods = new Array<string>(REQUEST_LOG_LIMIT).fill("");
+  private readonly paths = new Array<string>(REQUEST_LOG_LIMIT).fill("");
+  private readonly statuses = new Uint16Array(REQUEST_LOG_LIMIT);
+  private readonly millis = new Uint32Array(REQUEST_LOG_LIMIT);
+  /** Sequence number of the newest entry (0: none yet). */
+  last = 0;
+  /** Sequence number of the oldest entry still kept. */
+  first = 1;
+
+  add(method: string, path: string, status: number, ms: number): void {
+    const seq = ++this.last;
+    const i = seq % REQUEST_LOG_LIMIT;
+    this.methods[i] = method;
+    this.paths[i] = path;
+    this.statuses[i] = status;
+    this.millis[i] = ms;
+    if (seq - this.first >= REQUEST_LOG_LIMIT) this.first = seq - REQUEST_LOG_LIMIT + 1;
+  }
+
+  /** The kept entries with seq > since. */
+  since(since: number): RequestLogEntry[] {
+    const entries: RequestLogEntry[] = [];
+    for (let seq = Math.max(Math.floor(since) + 1, this.first); seq <= this.last; seq++) entries.push(this.entry(seq));
+    return entries;
+  }
+
+  /** The entry `seq` (callers keep first <= seq <= last). */
+  entry(seq: number): RequestLogEntry {
+    const i = seq % REQUEST_LOG_LIMIT;
+    return { seq, method: this.methods[i]!, path: this.paths[i]!, status: this.statuses[i]!, ms: this.millis[i]! };
+  }
+
+  clear(): void {
+    this.first = this.last + 1;
+    this.paths.fill("");
+  }
+}
 
 export class EmulatorServer {
   private status: EmulatorServerStatus = EmulatorServerStatus.Closed;
   private server: Server | null = null;
   private routes: EmulatorRoute[] = [];
+  private directRoutes: DirectRoute[] = [];
   private url = "";
-  private seq = 0;
-  private readonly requestLog: RequestLogEntry[] = [];
+  private readonly requestLog = new RequestLogRing();
+  /** The request log is written to `log` up to this sequence number. */
+  private loggedThrough = 0;
+  private logTimer: NodeJS.Timeout | null = null;
   private readonly staticTokenDigest = createHash("sha256").update(EMULATOR_STATIC_TOKEN).digest();
 
   constructor(private readonly opts: EmulatorServerOptions) {}
@@ -76,16 +180,16 @@ export class EmulatorServer {
 
   /** The last (at most) 10 000 requests with seq > since. */
   requests(since = 0): RequestLogEntry[] {
-    const recent = this.requestLog.length > REQUEST_LOG_LIMIT ? this.requestLog.slice(-REQUEST_LOG_LIMIT) : this.requestLog;
-    return recent.filter((r) => r.seq > since);
+    return this.requestLog.since(since);
   }
 
   lastSeq(): number {
-    return this.seq;
+    return this.requestLog.last;
   }
 
   clearRequests(): void {
-    this.requestLog.length = 0;
+    this.flushLog();
+    this.requestLog.clear();
   }
 
   async start(): Promise<string> {
@@ -102,12 +206,7 @@ export class EmulatorServer {
           // How often Node checks headers/request timeouts; keep it well under headersTimeout.
           connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 4))),
         },
-        (req, res) => {
-          this.handle(req, res).catch(() => {
-            if (!res.headersSent) res.writeHead(500).end();
-            else res.destroy();
-          });
-        },
+        this.onRequest,
       );
       server.headersTimeout = headersTimeout;
       server.requestTimeout = Math.max(headersTimeout, this.opts.requestTimeoutMs ?? 30_000);
@@ -120,6 +219,7 @@ export class EmulatorServer {
       this.server = server;
       this.url = `https://${urlHost(this.opts.host)}:${port}`;
       this.routes = this.opts.routes(this.opts.deps);
+      this.directRoutes = this.routes.filter(isDirectRoute);
       this.status = EmulatorServerStatus.Running;
       return this.url;
     } catch (err) {
@@ -150,12 +250,178 @@ export class EmulatorServer {
       setTimeout(() => server.closeAllConnections(), 200).unref();
     });
     this.server = null;
+    this.flushLog();
     this.status = EmulatorServerStatus.Closed;
   }
 
   // -------------------------------------------------------------------------------------------
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.method === "POST" && this.directRoutes.length > 0) {
+      const url = req.url ?? "/";
+      for (const route of this.directRoutes) {
+        const { prefix, suffix } = route.direct;
+        if (!url.startsWith(prefix)) continue;
+        const q = url.indexOf("?", prefix.length);
+        const path = q === -1 ? url : url.slice(0, q);
+        const nameEnd = path.length - suffix.length;
+        if (nameEnd <= prefix.length || !path.endsWith(suffix)) continue;
+        const name = path.slice(prefix.length, nameEnd);
+        // A name to percent-decode, or not one segment: the generic path decides.
+        if (name.includes("%") || name.includes("/")) continue;
+        // Without '%' the raw path is the decoded one, so faults match as on the generic path.
+        const fault = this.opts.faults.take("POST", path);
+        if (fault !== null) this.handleGeneric(req, res, fault);
+        else this.serveDirect(req, res, route, name, path);
+        return;
+      }
+    }
+    this.handleGeneric(req, res, undefined);
+  };
+
+  private handleGeneric(req: IncomingMessage, res: ServerResponse, takenFault: Fault | null | undefined): void {
+    this.handle(req, res, takenFault).catch(() => {
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  }
+
+  /** The direct path: reads only what the route needs and answers without a promise. */
+  private serveDirect(req: IncomingMessage, res: ServerResponse, route: DirectRoute, name: string, path: string): void {
+    const started = performance.now();
+    let authorization: string | undefined;
+    let contentLength: string | undefined;
+    let chunked = false;
+    // rawHeaders rather than req.headers: building that object costs more than this scan. The
+    // first Authorization and Content-Length count, as in req.headers.
+    const raw = req.rawHeaders;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const header = raw[i]!;
+      if (header.length === 13) {
+        if (authorization === undefined && header.toLowerCase() === "authorization") authorization = raw[i + 1];
+      } else if (header.length === 14) {
+        if (contentLength === undefined && header.toLowerCase() === "content-length") contentLength = raw[i + 1];
+      } else if (header.length === 17 && header.toLowerCase() === "transfer-encoding") {
+        chunked = true;
+      }
+    }
+    const limit = route.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    const declared = Number(contentLength ?? 0);
+    if (Number.isFinite(declared) && declared > limit) {
+      this.answerDirectError(res, route, path, httpErrors.payloadTooLarge(limit), started);
+      req.resume();
+      return;
+    }
+    if (req.readableEnded || (declared === 0 && !chunked)) {
+      this.answerDirect(res, route, name, path, authorization, EMPTY_BODY, started);
+      return;
+    }
+    let body: Buffer | null = null;
+    let more: Buffer[] | null = null;
+    let size = 0;
+    let settled = false;
+    const onData = (chunk: Buffer): void => {
+      if (settled) return;
+      size += chunk.length;
+      if (size > limit) {
+        settled = true;
+        this.answerDirectError(res, route, path, httpErrors.payloadTooLarge(limit), started);
+        req.resume(); // drain the rest; `connection: close` ends the exchange
+      } else if (body === null) {
+        body = chunk;
+      } else {
+        (more ??= [body]).push(chunk);
+      }
+    };
+    req.on("data", onData);
+    req.on("end", () => {
+      if (settled) return;
+      settled = true;
+      this.answerDirect(res, route, name, path, authorization, more !== null ? Buffer.concat(more) : (body ?? EMPTY_BODY), started);
+    });
+    // An aborted upload: nothing to answer, but the log says the connection went.
+    req.on("error", () => {
+      if (settled) return;
+      settled = true;
+      this.record("POST", path, 0, started, true);
+    });
+  }
+
+  private answerDirect(
+    res: ServerResponse,
+    route: DirectRoute,
+    name: string,
+    path: string,
+    authorization: string | undefined,
+    body: Buffer,
+    started: number,
+  ): void {
+    let answer: DirectAnswer;
+    try {
+      answer = route.direct.answer(name, authorization, body, this.url);
+    } catch (err) {
+      this.answerDirectError(res, route, path, err, started);
+      return;
+    }
+    if (!res.destroyed && !res.writableEnded) {
+      // A flat header list: no object to build, no header names to lower-case.
+      res.writeHead(answer.status, ["content-type", JSON_CONTENT_TYPE, "content-length", String(Buffer.byteLength(answer.json))]);
+      res.end(answer.json);
+    }
+    this.record("POST", path, res.destroyed ? 0 : answer.status, started, true);
+  }
+
+  private answerDirectError(res: ServerResponse, route: DirectRoute, path: string, err: unknown, started: number): void {
+    const shape = route.errorShape ?? "arm";
+    let result: RouteResult;
+    if (isEmulatorHttpError(err)) {
+      result = renderError(err, shape);
+    } else {
+      this.logNow(`internal error on POST ${path}: ${err instanceof Error ? err.message : String(err)}`);
+      result = renderError(httpErrors.internal(), shape);
+    }
+    if (!res.destroyed && !res.writableEnded) send(res, result, false);
+    this.record("POST", path, res.destroyed ? 0 : result.status, started, true);
+  }
+
+  /** Adds a request to the log; `batched` lines reach `log` with the next batch, others at once. */
+  private record(method: string, path: string, status: number, started: number, batched: boolean): void {
+    this.requestLog.add(method, path, status, Math.round(performance.now() - started));
+    if (this.opts.log === undefined) {
+      this.loggedThrough = this.requestLog.last;
+    } else if (!batched || this.requestLog.last - this.loggedThrough >= LOG_FLUSH_LINES) {
+      this.flushLog();
+    } else if (this.logTimer === null) {
+      this.logTimer = setTimeout(() => this.flushLog(), LOG_FLUSH_MS);
+      this.logTimer.unref();
+    }
+  }
+
+  /** Writes every logged request not yet written, oldest first. */
+  private flushLog(): void {
+    if (this.logTimer !== null) {
+      clearTimeout(this.logTimer);
+      this.logTimer = null;
+    }
+    const log = this.opts.log;
+    const last = this.requestLog.last;
+    if (log !== undefined) {
+      for (let seq = Math.max(this.loggedThrough + 1, this.requestLog.first); seq <= last; seq++) {
+        const { method, path, status, ms } = this.requestLog.entry(seq);
+        log(`${method} ${path} ${status === 0 ? "reset" : status} ${ms}ms`);
+      }
+    }
+    this.loggedThrough = last;
+  }
+
+  /** A line that is not a request: after the pending request lines, so the order holds. */
+  private logNow(line: string): void {
+    if (this.opts.log === undefined) return;
+    this.flushLog();
+    this.opts.log(line);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse, takenFault: Fault | null | undefined): Promise<void> {
     const started = performance.now();
     const method = (req.method ?? "GET").toUpperCase();
     const rawUrl = req.url ?? "/";
@@ -174,7 +440,7 @@ export class EmulatorServer {
       } catch {
         throw httpErrors.badRequest("The request path is not valid percent-encoding.");
       }
-      fault = isAdmin ? null : this.opts.faults.take(method, path);
+      fault = isAdmin ? null : takenFault !== undefined ? takenFault : this.opts.faults.take(method, path);
       if (fault !== null && !fault.afterApply) await this.applyFault(fault, req, res);
       if (!res.destroyed) {
         const { route, params, allowed } = this.match(method, path);
@@ -199,7 +465,7 @@ export class EmulatorServer {
       if (isEmulatorHttpError(err)) {
         result = renderError(err, errorShape);
       } else {
-        this.opts.log?.(`internal error on ${method} ${rawPath}: ${err instanceof Error ? err.message : String(err)}`);
+        this.logNow(`internal error on ${method} ${rawPath}: ${err instanceof Error ? err.message : String(err)}`);
         result = renderError(httpErrors.internal(), errorShape);
       }
       if (err instanceof EmulatorHttpError && err.status === 413) req.resume();
@@ -207,14 +473,9 @@ export class EmulatorServer {
 
     const status = res.destroyed ? 0 : result!.status;
     if (!res.destroyed && !res.writableEnded) send(res, result!, method === "HEAD");
-    const ms = Math.round(performance.now() - started);
-    if (!isAdmin) {
-      this.seq += 1;
-      this.requestLog.push({ seq: this.seq, method, path: rawPath, status, ms });
-      // Trim in batches: O(1) amortised per request, never more than 2x the limit in memory.
-      if (this.requestLog.length >= 2 * REQUEST_LOG_LIMIT) this.requestLog.splice(0, this.requestLog.length - REQUEST_LOG_LIMIT);
-    }
-    this.opts.log?.(`${method} ${rawPath} ${status === 0 ? "reset" : status} ${ms}ms`);
+    // Admin calls are written to `log` but kept out of the request log.
+    if (!isAdmin) this.record(method, rawPath, status, started, false);
+    else this.logNow(`${method} ${rawPath} ${status === 0 ? "reset" : status} ${Math.round(performance.now() - started)}ms`);
   }
 
   /** delay waits; reset destroys the connection; 429/503 throw the error to answer. */

@@ -44,3 +44,25 @@ export function secretMaskLines(ctx: Pick<Context, "env">, secrets: string[]): s
   }
   return lines;
 }
+
+/** Anything text can be written to: a stream, or a plain synchronous writer (bin/amlauth.cjs). */
+export interface TextSink {
+  write(text: string): unknown;
+}
+
+/**
+ * Writes text holding secrets to stdout, after registering each secret with the CI runner's log
+ * masking on stderr. `secrets` defaults to the trimmed text; `write` lets the printer keep a
+ * spinner's line out of the way.
+ */
+export function writeSecret<S extends TextSink>(
+  ctx: { env: Record<string, string | undefined>; stdout: S; stderr: S },
+  text: string,
+  secrets: string[] = [text.trim()],
+  write: (stream: S, chunk: string) => void = (stream, chunk) => {
+    stream.write(chunk);
+  },
+): void {
+  for (const mask of secretMaskLines(ctx, secrets)) write(ctx.stderr, mask);
+  write(ctx.stdout, text);
+}

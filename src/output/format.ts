@@ -23,6 +23,15 @@ export function defaultFormat(ctx: Pick<Context, "stdoutIsTTY">, opts: { singleS
   return opts.singleSecret ? "raw" : "tsv";
 }
 
+/** The format to render in: the one asked for (-o / config `output`), else defaultFormat. */
+export function chooseFormat(
+  explicit: OutputFormat | undefined,
+  ctx: Pick<Context, "stdoutIsTTY">,
+  opts: { singleSecret?: boolean } = {},
+): OutputFormat {
+  return explicit ?? defaultFormat(ctx, opts);
+}
+
 export interface RenderOptions {
   /** Colors the table header; tables are plain without it. */
   chalk?: Style;

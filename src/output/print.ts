@@ -8,8 +8,8 @@ import type { Context } from "../context.js";
 import type { OutputFormat } from "../commands/globals.js";
 import { InterruptedError, UsageError } from "../errors.js";
 import { colorLevel, makeChalk, type Style } from "./color.js";
-import { defaultFormat } from "./format.js";
-import { isCI, secretMaskLines } from "./ci.js";
+import { chooseFormat } from "./format.js";
+import { isCI, writeSecret } from "./ci.js";
 import { redactJwts } from "./redact.js";
 
 export const SPINNER_DELAY_MS = 300;
@@ -79,14 +79,13 @@ export async function createPrinter(ctx: Context, opts: PrinterOptions = {}): Pr
     errChalk,
     verbose,
     formatFor(o = {}) {
-      return opts.output ?? defaultFormat(ctx, o);
+      return chooseFormat(opts.output, ctx, o);
     },
     data(text) {
       write(ctx.stdout, text);
     },
-    secret(text, secrets = [text.trim()]) {
-      for (const mask of secretMaskLines(ctx, secrets)) write(ctx.stderr, mask);
-      write(ctx.stdout, text);
+    secret(text, secrets) {
+      writeSecret(ctx, text, secrets, write);
     },
     info(message) {
       toStderr(message);

@@ -1,6 +1,6 @@
 // Finds a workspace's Model Management (and artifact/environment) hosts the way SDK v1 does:
 // ARM workspace GET → properties.discoveryUrl → discovery document (fetched without auth).
-import { ServiceError } from "../errors.js";
+import { NotFoundError, ServiceError } from "../errors.js";
 import type { AmlauthCache, WorkspaceHosts } from "./cache.js";
 import type { HttpPipeline } from "./http-types.js";
 
@@ -63,10 +63,19 @@ export async function discoverWorkspaceHosts(
   }
 
   // SDK v1 sends no auth header here; the document is public.
-  const { body: document } = await pipeline.sendJson<unknown>(
-    { method: "GET", url: parsedDiscovery.href, auth: false, ...sig },
-    `discovery document of ${target.workspace}`,
-  );
+  let document: unknown;
+  try {
+    ({ body: document } = await pipeline.sendJson<unknown>(
+      { method: "GET", url: parsedDiscovery.href, auth: false, ...sig },
+      `discovery document of ${target.workspace}`,
+    ));
+  } catch (err) {
+    // The workspace exists; a missing discovery document is a service fault, not "not found" (exit 3).
+    if (err instanceof NotFoundError) {
+      throw new ServiceError(`the discovery document of ${target.workspace} is missing (HTTP 404 from ${parsedDiscovery.host})`, { status: 404 });
+    }
+    throw err;
+  }
   if (!isObject(document)) throw new ServiceError(`the discovery document of ${target.workspace} is not a JSON object`);
   const mms = hostValue(document.modelmanagement);
   if (!mms) {

@@ -1,6 +1,6 @@
 // Bounded polling of long-running operations. Starts fast (the emulator and small changes finish
 // in well under a second) and backs off to the SDK's 5 s; a Retry-After from the server wins.
-import { InterruptedError, ServiceError } from "../errors.js";
+import { NotFoundError, InterruptedError, ServiceError } from "../errors.js";
 import { redactAll as redactText } from "../output/redact.js";
 import { abortableSleep, retryAfterMs } from "./http.js";
 import type { HttpPipeline } from "./http-types.js";
@@ -97,10 +97,22 @@ export async function pollV1Operation(
 ): Promise<V1OperationStatus> {
   let final: V1OperationStatus | undefined;
   await pollUntil(async () => {
-    const res = await pipeline.sendJson<unknown>(
-      { method: "GET", url: operationUrl, ...(opts.signal ? { signal: opts.signal } : {}) },
-      `operation for ${opts.describe}`,
-    );
+    let res: { body: unknown; headers: Record<string, string> };
+    try {
+      res = await pipeline.sendJson<unknown>(
+        { method: "GET", url: operationUrl, ...(opts.signal ? { signal: opts.signal } : {}) },
+        `operation for ${opts.describe}`,
+      );
+    } catch (err) {
+      // The service exists (it accepted the change); a vanished operation is a service fault, not exit 3.
+      if (err instanceof NotFoundError) {
+        throw new ServiceError(`the service lost track of the operation for ${opts.describe} (HTTP 404)`, {
+          status: 404,
+          hint: opts.resumeHint,
+        });
+      }
+      throw err;
+    }
     const body = res.body;
     if (typeof body !== "object" || body === null || Array.isArray(body)) {
       throw new ServiceError(`the operation status for ${opts.describe} is not a JSON object`);

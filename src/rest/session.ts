@@ -1,24 +1,15 @@
 // The client factory every command uses: one pipeline, one credential, one cache, and the two
 // backends built on demand. Nothing here loads an Azure SDK module or touches the network until
 // a backend or a token is actually needed (the v2 adapter is imported only for v2 work).
-import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import type { Context } from "../context.js";
 import { NetworkError, NotFoundError, UsageError } from "../errors.js";
-import { CONNECTION_FILE, readConnectionFile, resolveEmulatorDataDir } from "../emulator/connection.js";
-import type { ConnectionInfo } from "../emulator/types.js";
-import {
-  EMULATOR_CLIENT_ID,
-  EMULATOR_CLIENT_SECRET,
-  EMULATOR_RESOURCE_GROUP,
-  EMULATOR_SUBSCRIPTION_ID,
-  EMULATOR_TENANT_ID,
-  EMULATOR_WORKSPACE,
-} from "../emulator/world.js";
+import { CONNECTION_FILE, readConnectionFile } from "../emulator/connection.js";
+import { EMULATOR_CLIENT_ID, EMULATOR_CLIENT_SECRET, EMULATOR_TENANT_ID } from "../emulator/world.js";
 import { VERSION } from "../version.js";
-import { openCache, type AmlauthCache, type ControlTokenKey } from "./cache.js";
-import { createTokenSource, normalizeAuthorityHost, parseCredentialKind, type CredentialKind, type TokenSource } from "./credentials.js";
+import type { AmlauthCache, ControlTokenKey } from "./cache.js";
+import { createTokenSource, type CredentialKind, type TokenSource } from "./credentials.js";
 import { discoverWorkspaceHosts, NoModelManagementHostError, type WorkspaceTarget } from "./discovery.js";
 import { createHttpPipeline } from "./http.js";
 import type { HttpPipeline } from "./http-types.js";
@@ -26,24 +17,17 @@ import type { PollTiming } from "./poll.js";
 import { resolveApi, v2EndpointExists } from "./resolve.js";
 import type { ApiKind, AuthBackend } from "./types.js";
 import { createV1Backend } from "./v1.js";
+import {
+  collectCa,
+  findEmulatorConnection,
+  openSessionCache,
+  pickCredentialKind,
+  sessionTarget,
+  type EmulatorConnection,
+  type SessionConfig,
+} from "./session-target.js";
 
-/** The parts of ResolvedConfig (src/config/types.ts) the session reads. */
-export interface SessionConfig {
-  subscription?: string | undefined;
-  resourceGroup?: string | undefined;
-  workspace?: string | undefined;
-  api?: ApiKind | undefined;
-  credential?: string | undefined;
-  tenantId?: string | undefined;
-  /** https URL (or a cloud name); default public ARM. */
-  armEndpoint?: string | undefined;
-  authorityHost?: string | undefined;
-  caFile?: string | undefined;
-  emulator?: boolean | undefined;
-  cacheDir?: string | undefined;
-  timeoutSeconds?: number | undefined;
-  retries?: number | undefined;
-}
+export { normalizeArmEndpoint, type EmulatorConnection, type SessionConfig } from "./session-target.js";
 
 export interface SessionOptions {
   verbose?: boolean;
@@ -73,32 +57,13 @@ export interface Session {
   close(): void;
 }
 
-const PUBLIC_ARM_ENDPOINT = "https://management.azure.com";
-const KNOWN_ARM_ENDPOINTS: Record<string, string> = {
-  public: PUBLIC_ARM_ENDPOINT,
-  azurecloud: PUBLIC_ARM_ENDPOINT,
-  china: "https://management.chinacloudapi.cn",
-  azurechinacloud: "https://management.chinacloudapi.cn",
-  usgov: "https://management.usgovcloudapi.net",
-  azureusgovernment: "https://management.usgovcloudapi.net",
-};
-
 export async function createSession(ctx: Context, config: SessionConfig, opts: SessionOptions = {}): Promise<Session> {
   const emulator = config.emulator ? await ensureEmulator(ctx, opts.notice) : undefined;
 
-  const armEndpoint = emulator ? emulator.url : normalizeArmEndpoint(config.armEndpoint);
-  const authorityHost = emulator ? emulator.url : normalizeAuthorityHost(config.authorityHost);
-  // The emulator serves exactly one workspace; a subscription picked up from the environment for
-  // real Azure (AZURE_SUBSCRIPTION_ID in CI) must not point --emulator runs elsewhere.
-  const subscription = emulator ? emulator.subscriptionId || EMULATOR_SUBSCRIPTION_ID : config.subscription;
-  const resourceGroup = emulator ? emulator.resourceGroup || EMULATOR_RESOURCE_GROUP : config.resourceGroup;
-  const workspace = emulator ? emulator.workspace || EMULATOR_WORKSPACE : config.workspace;
-  const ca = collectCa(ctx, config, emulator);
-
-  const cache = openCache(
-    { env: config.cacheDir ? { ...ctx.env, AMLAUTH_CACHE_DIR: config.cacheDir } : ctx.env, homedir: ctx.homedir, now: () => ctx.now() },
-    { authorityHost, armEndpoint, subscription, resourceGroup, workspace },
-  );
+  const target = sessionTarget(config, emulator);
+  const { armEndpoint, authorityHost, subscription, resourceGroup, workspace } = target;
+  const ca = collectCa(config, emulator);
+  const cache = openSessionCache(ctx, config, target);
 
   const credentialKind = pickCredentialKind(ctx, config, emulator);
   const controlScope = `${new URL(armEndpoint).origin}/.default`;
@@ -304,53 +269,8 @@ function withStaleResolutionRetry(
   };
 }
 
-export function normalizeArmEndpoint(value: string | undefined): string {
-  if (value === undefined || value.trim() === "") return PUBLIC_ARM_ENDPOINT;
-  const named = KNOWN_ARM_ENDPOINTS[value.trim().toLowerCase()];
-  if (named) return named;
-  let url: URL;
-  try {
-    url = new URL(value.trim());
-  } catch {
-    throw new UsageError(`the ARM endpoint ${JSON.stringify(value)} is neither a URL nor a cloud name (public, china, usgov)`);
-  }
-  if (url.protocol !== "https:") throw new UsageError(`the ARM endpoint must use https: ${url.origin}`);
-  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
-}
-
-function pickCredentialKind(ctx: Context, config: SessionConfig, emulator: EmulatorConnection | undefined): CredentialKind {
-  const explicit = config.credential ? parseCredentialKind(config.credential) : undefined;
-  if (emulator) {
-    // Only the emulator's own sign-in (or a token handed over on purpose with --credential
-    // static) makes sense there; a profile's `cli` or a CI's Azure token must not be used.
-    return explicit === "static" ? "static" : "emulator";
-  }
-  if (explicit === "emulator") throw new UsageError("credential `emulator` works only with --emulator");
-  if (explicit) return explicit;
-  // A token the caller already holds is the fastest path (CI).
-  return ctx.env.AMLAUTH_ACCESS_TOKEN?.trim() ? "static" : "default";
-}
-
-/** --ca-file and the emulator's CA (NODE_EXTRA_CA_CERTS stays in effect through Node's own roots). */
-function collectCa(ctx: Context, config: SessionConfig, emulator: EmulatorConnection | undefined): string[] {
-  const pems: string[] = [];
-  const read = (path: string, what: string) => {
-    try {
-      pems.push(readFileSync(path, "utf8"));
-    } catch (err) {
-      throw new UsageError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? "unreadable"}`);
-    }
-  };
-  if (config.caFile) read(config.caFile, "the CA file");
-  if (emulator) read(emulator.caFile, "the emulator CA file");
-  return pems;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Emulator mode: find the running emulator through its connection file, or start one.
-
-/** connection.json as the emulator writes it (no secrets). */
-export type EmulatorConnection = ConnectionInfo;
 
 const EMULATOR_START_TIMEOUT_MS = 30_000;
 const PROBE_TIMEOUT_MS = 1_000;
@@ -360,8 +280,7 @@ const PROBE_TIMEOUT_MS = 1_000;
  * liveness check is a bare TCP connect (no HTTP request), so cache hits stay request-free.
  */
 export async function ensureEmulator(ctx: Context, notice?: (line: string) => void): Promise<EmulatorConnection> {
-  const dataDir = resolveEmulatorDataDir(undefined, ctx.env, ctx.homedir, ctx.cwd);
-  const existing = await readConnectionFile(dataDir);
+  const { dataDir, connection: existing } = await findEmulatorConnection(ctx);
   if (existing && (await portAnswers(existing.url))) return existing;
   notice?.("no emulator is running; starting one in the background (amlauth emulator start --detach)");
   await startDetachedEmulator(ctx);

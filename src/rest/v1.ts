@@ -4,6 +4,7 @@
 import type { V1DeploySpec, V2DeploySpec } from "../core/deploy-config.js";
 import { MaybeAppliedError, NotFoundError, ServiceError, UsageError } from "../errors.js";
 import { planV1AuthUpdate } from "../core/rules.js";
+import { abortableSleep, errorFromResponse } from "./http.js";
 import type { WorkspaceHosts } from "./cache.js";
 import type { HttpPipeline, HttpRequest } from "./http-types.js";
 import { operationIdFrom, pollUntil, pollV1Operation, type PollTiming } from "./poll.js";
@@ -37,6 +38,9 @@ export interface V1Service {
 }
 
 export const MMS_JSON_PATCH = "application/json-patch+json";
+/** How long a regeneration with an unknown outcome is looked for before it is sent again. */
+const RECONCILE_WINDOW_MS = 3000;
+const RECONCILE_POLL_MS = 300;
 
 export function mmsWorkspaceBase(mmsHost: string, ws: V1Workspace): string {
   return (
@@ -148,16 +152,30 @@ export function createV1Backend(deps: V1BackendDeps): AuthBackend {
       idempotent: false,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
+    // Only the status and Operation-Location matter here: a 2xx with an unreadable body still
+    // means the key was regenerated, so the body is not parsed.
+    const send = async (): Promise<{ status: number; headers: Record<string, string> }> => {
+      const req = await request();
+      const res = await pipeline.send(req);
+      if (res.status >= 400) throw errorFromResponse(res, new URL(req.url).host, notFound(name));
+      return res;
+    };
     let reply: { status: number; headers: Record<string, string> };
     try {
-      reply = await pipeline.sendJson<unknown>(await request(), notFound(name));
+      reply = await send();
     } catch (err) {
       if (!(err instanceof MaybeAppliedError)) throw err;
-      const after = await listKeys(name);
-      const applied = after[field] !== before[field] || (keyValue !== undefined && after[field] === keyValue);
-      if (applied) return;
+      // A request that timed out may still be running on the server, so look for its effect for a
+      // few seconds before concluding it was dropped (v2 does the same).
+      const deadline = Date.now() + RECONCILE_WINDOW_MS;
+      for (;;) {
+        const after = await listKeys(name);
+        if (after[field] !== before[field] || (keyValue !== undefined && after[field] === keyValue)) return;
+        if (Date.now() >= deadline) break;
+        await abortableSleep(RECONCILE_POLL_MS, opts.signal);
+      }
       // Not applied: the one retry cannot double-apply. A second unknown outcome goes to the user.
-      reply = await pipeline.sendJson<unknown>(await request(), notFound(name));
+      reply = await send();
     }
     const operation = reply.headers["operation-location"];
     if (!opts.wait || !operation) return;
@@ -193,19 +211,30 @@ export function createV1Backend(deps: V1BackendDeps): AuthBackend {
     // switches the old mode off before the new one on (never key+token, never /aadAuthEnabled on ACI).
     const plan = planV1AuthUpdate({ ...current, name }, mode);
     if (!plan.changed) return toServiceInfo(current);
-    const patch = plan.patch;
-    const { headers, body } = await pipeline.sendJson<unknown>(
-      {
-        method: "PATCH",
-        url: await serviceUrl(name),
-        headers: { "content-type": MMS_JSON_PATCH },
-        body: JSON.stringify(patch),
-        // Absolute values: sending it twice ends in the same state.
-        idempotent: true,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      },
-      notFound(name),
-    );
+    const patchRequest: HttpRequest = {
+      method: "PATCH",
+      url: await serviceUrl(name),
+      headers: { "content-type": MMS_JSON_PATCH },
+      body: JSON.stringify(plan.patch),
+      // Not resent blindly: while the first PATCH is still being applied the service refuses a
+      // second one (Conflict), so a lost reply is reconciled by reading the service instead.
+      idempotent: false,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    };
+    let reply: { headers: Record<string, string>; body: unknown };
+    try {
+      reply = await pipeline.sendJson<unknown>(patchRequest, notFound(name));
+    } catch (err) {
+      if (!(err instanceof MaybeAppliedError)) throw err;
+      const after = await readService(name, opts.signal);
+      const landed = after.state === "Transitioning" || (after.authEnabled === plan.next.authEnabled && after.aadAuthEnabled === plan.next.aadAuthEnabled);
+      if (landed) {
+        // Our change reached the service: follow it to the end instead of sending it again.
+        return toServiceInfo(opts.wait ? await waitForServiceState(name, `the auth change of ${name}`, opts) : after);
+      }
+      reply = await pipeline.sendJson<unknown>(patchRequest, notFound(name));
+    }
+    const { headers, body } = reply;
     const what = `the auth change of ${name}`;
     const operation =
       headers["operation-location"] ??

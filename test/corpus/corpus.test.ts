@@ -3,7 +3,8 @@
 // on stderr ("amlauth: …", no stack frame, bounded length), nothing on stdout, within a time
 // bound, without leaking the case's secrets, and without a partial change: no request at all for
 // usage errors (exit 2 means "nothing was sent"), no changing request unless the case allows it,
-// and nothing written to the token cache.
+// and nothing written to the token cache. Cases marked knownBug state the right behaviour for a
+// reported bug and run as expected failures until it is fixed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -52,8 +53,8 @@ interface CorpusCase {
 
 interface CorpusFile {
   description: string;
+  /** emulator: the in-process emulator world; bad-server: bad-server.ts, reached with --arm-endpoint. */
   target: "emulator" | "bad-server";
-  /** Arguments placed before every case's own (e.g. the bad server's endpoint flags). */
   cases: CorpusCase[];
 }
 

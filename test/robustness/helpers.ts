@@ -79,10 +79,6 @@ export async function pendingFaults(world: TestWorld): Promise<Array<FaultSpec &
   return (r.json as { faults: Array<FaultSpec & { remaining: number }> }).faults;
 }
 
-export async function clearFaults(world: TestWorld): Promise<void> {
-  await httpsCall(`${world.emulator.url}/_emulator/faults`, caOf(world), "DELETE");
-}
-
 export interface LoggedRequest {
   seq: number;
   method: string;

@@ -122,13 +122,15 @@ describe("Ctrl-C while a change is on the wire (in process: the same abort signa
   });
 });
 
-// KNOWN BUG (reported, src/rest/v1.ts setAuthMode): with an update that takes a while, as on
-// Azure, the pipeline's resend of the already-applied PATCH meets 409 Conflict ("still in state
-// Transitioning"), so `auth set` exits 1 although the change was applied and completes.
-it.fails("auth set with a reset after the server applied it: exit 0 and the requested mode", async () => {
+// With an update that takes a while, as on Azure, a resend of the already-applied PATCH would meet
+// 409 Conflict ("still in state Transitioning"): auth set must follow its own change instead.
+it("auth set with a reset after the server applied it: exit 0 and the requested mode", async () => {
   const settled = await untilSettled("demo-aks", (i) => i.state === "Healthy");
   const want = settled.authMode === "key" ? "token" : "key";
+  const updates = operationCount(world, "v1", "Update", "demo-aks");
   await injectFaults(world, { match: { method: "PATCH", pathRegex: "/services/demo-aks$" }, action: "reset", count: 1, afterApply: true });
-  const r = await runInProcess(world, ["auth", "set", "demo-aks", "--mode", want]);
+  const r = await runInProcess(world, ["auth", "set", "demo-aks", "--mode", want, "-o", "json"]);
   expect(r.code, r.stderr).toBe(0);
+  expect(JSON.parse(r.stdout)).toMatchObject({ authMode: want, state: "Healthy" });
+  expect(operationCount(world, "v1", "Update", "demo-aks")).toBe(updates + 1);
 });

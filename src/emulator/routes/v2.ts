@@ -13,6 +13,11 @@ import { httpErrors } from "../errors.js";
 import type { EmulatorState, OperationRecord, StatePatch, V2AuthMode, V2EndpointRecord } from "../store.js";
 import { generateKeyPair, isoNow } from "../store.js";
 import { jsonObject, requireApiVersion } from "./common.js";
+import { ScoringGate } from "../scoring-auth.js";
+import type { ScoringAuthRule } from "../scoring-auth.js";
+import { directRoute } from "../server.js";
+import { jsonText } from "./scoring.js";
+import type { DirectAnswer } from "../server.js";
 
 const ENDPOINT_TYPE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints";
 const PAGE_SIZE = 50;
@@ -384,17 +389,20 @@ export function v2Routes(deps: RouteDeps): EmulatorRoute[] {
   };
 
   // --- scoring --------------------------------------------------------------------------------
+  // Hot path (issue 6): POST /v2/{name}/score is a direct route (server.ts); each endpoint
+  // snapshot gets one ScoringGate, which remembers the credentials it accepted.
 
-  const scoringRule = (record: V2EndpointRecord) => {
-    if (record.authMode === "Key") return { mode: "key" as const, keys: record.keys };
-    const describeAudience = (aud: unknown): string | null => {
-      const parsed = deps.tokens.parseServiceAudience(aud);
-      if (parsed) return parsed.api === "v2" ? `online endpoint '${parsed.name}'` : `v1 service '${parsed.name}'`;
-      return typeof aud === "string" && aud !== "" ? `audience '${aud.slice(0, 100)}'` : null;
-    };
+  const describeAudience = (aud: unknown): string | null => {
+    const parsed = deps.tokens.parseServiceAudience(aud);
+    if (parsed) return parsed.api === "v2" ? `online endpoint '${parsed.name}'` : `v1 service '${parsed.name}'`;
+    return typeof aud === "string" && aud !== "" ? `audience '${aud.slice(0, 100)}'` : null;
+  };
+
+  const scoringRule = (record: V2EndpointRecord): ScoringAuthRule => {
+    if (record.authMode === "Key") return { mode: "key", keys: record.keys };
     return record.authMode === "AMLToken"
       ? {
-          mode: "token" as const,
+          mode: "token",
           verifier: deps.tokens.verifier,
           issuer: deps.tokens.amlTokenIssuer(),
           audience: deps.tokens.serviceAudience("v2", record.name),
@@ -403,7 +411,7 @@ export function v2Routes(deps: RouteDeps): EmulatorRoute[] {
         }
       : {
           // aad_token: an Entra access token for the Azure ML data plane from our token endpoint.
-          mode: "token" as const,
+          mode: "token",
           verifier: deps.tokens.verifier,
           issuer: deps.tokens.entraIssuer(),
           audience: deps.tokens.dataPlaneAudience,
@@ -412,33 +420,44 @@ export function v2Routes(deps: RouteDeps): EmulatorRoute[] {
         };
   };
 
-  const scoringRecord = (ctx: RequestContext): V2EndpointRecord => {
-    const name = ctx.params["name"] ?? "";
+  // Keyed by the record object: the store swaps in new records on every change.
+  const scorers = new WeakMap<V2EndpointRecord, { authMode: V2AuthMode; gate: ScoringGate; echoHead: string }>();
+  const scorerFor = (record: V2EndpointRecord) => {
+    let scorer = scorers.get(record);
+    if (scorer === undefined || scorer.authMode !== record.authMode) {
+      scorer = {
+        authMode: record.authMode,
+        gate: new ScoringGate(scoringRule(record), deps.now),
+        echoHead: `{"endpoint":${JSON.stringify(record.name)},"api":"v2","authMode":${JSON.stringify(record.authMode)},"input":`,
+      };
+      scorers.set(record, scorer);
+    }
+    return scorer;
+  };
+
+  /** The endpoint, once the caller passed its auth check; throws the 404/401 otherwise. */
+  const scoringRecord = (name: string, authorization: string | undefined) => {
     const record = findRecord(deps.store.state, name);
     if (!record || record.provisioningState === "Deleting") {
       throw httpErrors.notFound(`No online endpoint '${name.slice(0, 64)}' in this emulator.`, "EndpointNotFound");
     }
-    const denied = deps.scoring.checkScoringAuth(ctx.headers, scoringRule(record));
+    const scorer = scorerFor(record);
+    const denied = scorer.gate.check(authorization);
     if (denied) throw denied;
-    return record;
+    return { record, scorer };
   };
 
-  const score = (ctx: RequestContext): RouteResult => {
-    const record = scoringRecord(ctx);
-    let input: unknown = null;
-    if (ctx.body.length > 0) {
-      try {
-        input = JSON.parse(ctx.body.toString("utf8"));
-      } catch {
-        throw httpErrors.badRequest("The scoring input must be JSON.", "InvalidInput");
-      }
-    }
-    // No model runs in the emulator: echo what was received and who answered.
-    return { status: 200, body: { endpoint: record.name, api: "v2", authMode: record.authMode, input } };
+  const score = (name: string, authorization: string | undefined, body: Buffer): DirectAnswer => {
+    const { scorer } = scoringRecord(name, authorization);
+    const input = body.length === 0 ? "null" : jsonText(body);
+    if (input === null) throw httpErrors.badRequest("The scoring input must be JSON.", "InvalidInput");
+    // No model runs in the emulator: echo what was received (as sent) and who answered.
+    return { status: 200, json: `${scorer.echoHead}${input}}` };
   };
 
   const swagger = (ctx: RequestContext): RouteResult => {
-    const record = scoringRecord(ctx);
+    const header = ctx.headers["authorization"];
+    const { record } = scoringRecord(ctx.params["name"] ?? "", Array.isArray(header) ? header[0] : header);
     return {
       status: 200,
       body: {
@@ -462,7 +481,7 @@ export function v2Routes(deps: RouteDeps): EmulatorRoute[] {
     { method: "POST", pattern: endpointPath("/token"), auth: "arm", handle: token },
     { method: "GET", pattern: new RegExp(`^${OPERATIONS}/mfeOperationsStatus/(?<id>[^/]+)$`), auth: "arm", handle: operationStatus },
     { method: "GET", pattern: new RegExp(`^${OPERATIONS}/mfeOperationResults/(?<id>[^/]+)$`), auth: "arm", handle: operationResult },
-    { method: "POST", pattern: /^\/v2\/(?<name>[^/]+)\/score$/, auth: "scoring", errorShape: "scoring", handle: score },
+    directRoute({ prefix: "/v2/", suffix: "/score", errorShape: "scoring", answer: score }),
     { method: "GET", pattern: /^\/v2\/(?<name>[^/]+)\/swagger\.json$/, auth: "scoring", errorShape: "scoring", handle: swagger },
   ];
 }
