@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request as httpsRequest } from "node:https";
 import { MMS, httpsCall, startTestEmulator, WS_PATH } from "./helpers.js";
 import type { Reply, TestEmulator } from "./helpers.js";
-import { jsonText, jsonValueBounds } from "../../src/emulator/routes/scoring.js";
+import { jsonEcho, jsonValueBounds } from "../../src/emulator/routes/scoring.js";
 import { ScoringGate } from "../../src/emulator/scoring-auth.js";
 import type { ServiceKeyPair } from "../../src/emulator/store.js";
 
@@ -56,7 +56,7 @@ describe("the JSON echo", () => {
       } catch {
         parses = false;
       }
-      expect(jsonValueBounds(text) !== null, JSON.stringify(text)).toBe(parses);
+      expect(jsonValueBounds(Buffer.from(text)) !== null, JSON.stringify(text)).toBe(parses);
     }
   });
 
@@ -79,15 +79,26 @@ describe("the JSON echo", () => {
       } catch {
         parses = false;
       }
-      if ((jsonValueBounds(text) !== null) !== parses) expect.fail(`disagrees with JSON.parse on ${JSON.stringify(text)}`);
+      if ((jsonValueBounds(Buffer.from(text)) !== null) !== parses) expect.fail(`disagrees with JSON.parse on ${JSON.stringify(text)}`);
     }
   });
 
-  it("echoes the value as sent without the blanks around it, at any nesting depth", () => {
-    expect(jsonText(Buffer.from(' \n{"a": [1.50, 2e3]}\t '))).toBe('{"a": [1.50, 2e3]}');
-    expect(jsonText(Buffer.from("[1,"))).toBeNull();
+  it("echoes the value as sent without the blanks around it, at any nesting depth, as valid UTF-8", () => {
+    const head = Buffer.from('{"input":');
+    const echo = (body: Buffer | string) => jsonEcho(head, Buffer.isBuffer(body) ? body : Buffer.from(body))?.toString("utf8") ?? null;
+    expect(echo(' \n{"a": [1.50, 2e3]}\t ')).toBe('{"input":{"a": [1.50, 2e3]}}');
+    expect(echo("")).toBe('{"input":null}');
+    expect(echo("[1,")).toBeNull();
+    expect(echo('["é", "\\u00e9", "日本"]')).toBe('{"input":["é", "\\u00e9", "日本"]}');
+    // Bytes that are not UTF-8 inside a string: accepted like JSON.parse(body.toString()) does,
+    // and echoed as the decoder reads them.
+    const invalid = Buffer.concat([Buffer.from('["a'), Buffer.from([0xff, 0xe2]), Buffer.from('"]')]);
+    expect(() => JSON.parse(invalid.toString("utf8"))).not.toThrow();
+    expect(echo(invalid)).toBe('{"input":["a\ufffd\ufffd"]}');
+    expect(echo(Buffer.from([0x5b, 0xff, 0x5d]))).toBeNull(); // outside a string
+    expect(echo(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from("{}")]))).toBeNull(); // a BOM, as JSON.parse
     const deep = "[".repeat(100_000) + "]".repeat(100_000);
-    expect(jsonText(Buffer.from(deep))).toBe(deep);
+    expect(echo(deep)).toBe(`{"input":${deep}}`);
   });
 
   it("answers the echo over HTTPS, and 400 in the scoring shape for bad JSON", async () => {

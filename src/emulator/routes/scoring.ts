@@ -4,7 +4,8 @@
 // token from this emulator's /token, bound to this service), or none. Success answers a JSON echo
 // {service, input}; no model runs. Hot path (issue 6): direct routes (server.ts), no file I/O, no
 // key import, a ScoringGate per service snapshot that remembers accepted credentials, and the
-// input echoed as the JSON text it arrived as (validated, never parsed into objects).
+// input echoed as the JSON bytes it arrived as (validated, never parsed into objects).
+import { isUtf8 } from "node:buffer";
 import type { RequestContext } from "../types.js";
 import type { EmulatorRoute, RouteDeps } from "../deps.js";
 import { httpErrors } from "../errors.js";
@@ -25,7 +26,7 @@ interface ServiceScorer {
   aadAuthEnabled: boolean;
   gate: ScoringGate;
   /** `{"service":<name>,"input":` — the echo up to the input. */
-  echoHead: string;
+  echoHead: Buffer;
 }
 
 export function scoringRoutes(deps: RouteDeps): EmulatorRoute[] {
@@ -67,7 +68,7 @@ export function scoringRoutes(deps: RouteDeps): EmulatorRoute[] {
         authEnabled: record.authEnabled,
         aadAuthEnabled: record.aadAuthEnabled,
         gate: new ScoringGate(ruleFor(record), deps.now),
-        echoHead: `{"service":${JSON.stringify(record.name)},"input":`,
+        echoHead: Buffer.from(`{"service":${JSON.stringify(record.name)},"input":`),
       };
       scorers.set(record, scorer);
     }
@@ -84,9 +85,9 @@ export function scoringRoutes(deps: RouteDeps): EmulatorRoute[] {
       if (!record.ready || record.state === "Failed") {
         throw httpErrors.serviceUnavailable(`Service '${record.name}' is not ready yet (state ${record.state}); retry shortly.`, 1);
       }
-      const input = body.length === 0 ? "null" : jsonText(body);
-      if (input === null) throw httpErrors.badRequest("The scoring input is not valid JSON.");
-      return { status: 200, json: `${scorer.echoHead}${input}}` };
+      const echo = jsonEcho(scorer.echoHead, body);
+      if (echo === null) throw httpErrors.badRequest("The scoring input is not valid JSON.");
+      return { status: 200, json: echo };
     };
 
   const swagger = (computeType: V1ComputeType) => (ctx: RequestContext) => {
@@ -114,171 +115,187 @@ export function scoringRoutes(deps: RouteDeps): EmulatorRoute[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The echo: validating the input as JSON text and echoing that text costs a third of parsing it
-// into objects and serialising them again, and echoes exactly what was sent (number spellings and
-// inner blanks included). Shared with the v2 scoring route.
+// The echo: the input is validated as JSON on its bytes and echoed as those bytes, which costs a
+// fraction of parsing it into objects and serialising them again (issue 6), and echoes exactly
+// what was sent (number spellings and inner blanks included). Shared with the v2 scoring route.
 
 /**
- * The JSON value in `body` (UTF-8, surrounding blanks dropped), or null when `body` is not JSON as
- * JSON.parse defines it (ECMA-404). Iterative, so any nesting depth within the body limit is fine.
+ * `${head}${input}}` as bytes, where input is the JSON value in `body` without the blanks around
+ * it ("null" for an empty body); null when `body` is not JSON as JSON.parse(body.toString())
+ * defines it (ECMA-404). Iterative, so any nesting depth within the body limit is fine.
  */
-export function jsonText(body: Buffer): string | null {
-  const text = body.toString("utf8");
-  const bounds = jsonValueBounds(text);
+export function jsonEcho(head: Buffer, body: Buffer): Buffer | null {
+  if (body.length === 0) return Buffer.concat([head, NULL_INPUT]);
+  const bounds = jsonValueBounds(body);
   if (bounds === null) return null;
-  return bounds[0] === 0 && bounds[1] === text.length ? text : text.slice(bounds[0], bounds[1]);
+  const [start, end, nonAscii] = bounds;
+  // Bytes that are not UTF-8 (only possible inside strings) are echoed the way a decoder reads
+  // them (U+FFFD), so the answer stays valid UTF-8.
+  if (nonAscii && !isUtf8(body)) return Buffer.from(`${head.toString("utf8")}${body.toString("utf8").trim()}}`);
+  const echo = Buffer.allocUnsafe(head.length + (end - start) + 1);
+  echo.set(head, 0);
+  echo.set(start === 0 && end === body.length ? body : body.subarray(start, end), head.length);
+  echo[echo.length - 1] = 0x7d; // }
+  return echo;
 }
 
-const CONTAINER_ARRAY = 1;
-const CONTAINER_OBJECT = 2;
+const NULL_INPUT = Buffer.from("null}");
 
-/** [start, end) of the one JSON value in `text`, without the blanks around it; null when not JSON. */
-export function jsonValueBounds(text: string): [number, number] | null {
-  const n = text.length;
-  // Containers still open, innermost last.
-  const open: number[] = [];
-  let i = skipBlanks(text, 0);
+const IN_ARRAY = 1;
+const IN_OBJECT = 2;
+/** The container stack of jsonValueBounds, reused across calls (it runs start to end synchronously). */
+let openContainers = new Uint8Array(64);
+const MAX_KEPT_DEPTH = 4096;
+
+/**
+ * [start, end) of the one JSON value in `bytes` (UTF-8) without the blanks around it, and whether
+ * any byte is not ASCII; null when not JSON. Non-ASCII bytes can only be valid inside strings,
+ * where a decoder turns each of them into some character, so the verdict is the one JSON.parse
+ * gives on the decoded text.
+ */
+export function jsonValueBounds(bytes: Uint8Array): [start: number, end: number, nonAscii: boolean] | null {
+  const n = bytes.length;
+  // Containers still open, innermost last: open[0..depth).
+  let open = openContainers;
+  let depth = 0;
+  let nonAscii = false;
+  // Inside an object, after `{` or `,`: a member name comes next.
+  let expectName = false;
+  let i = skipBlanks(bytes, 0);
   const start = i;
   for (;;) {
-    // A value starts at i.
     if (i >= n) return null;
-    const c = text.charCodeAt(i);
-    if (c === 0x7b /* { */) {
-      i = skipBlanks(text, i + 1);
-      if (i < n && text.charCodeAt(i) === 0x7d /* } */) {
+    const c = bytes[i]!;
+    if (c === 0x22 /* " */) {
+      for (i++; ; i++) {
+        if (i >= n) return null;
+        const b = bytes[i]!;
+        if (b === 0x22 /* " */) break;
+        if (b < 0x20) return null; // control characters must be escaped
+        if (b >= 0x80) {
+          nonAscii = true;
+        } else if (b === 0x5c /* \ */) {
+          const escaped = bytes[++i];
+          if (escaped === 0x75 /* u */) {
+            if (!isHex(bytes[i + 1]) || !isHex(bytes[i + 2]) || !isHex(bytes[i + 3]) || !isHex(bytes[i + 4])) return null;
+            i += 4;
+          } else if (escaped === undefined || !SIMPLE_ESCAPES.includes(escaped)) {
+            return null;
+          }
+        }
+      }
+      i++;
+      if (expectName) {
+        i = skipBlanks(bytes, i);
+        if (bytes[i] !== 0x3a /* : */) return null;
+        i = skipBlanks(bytes, i + 1);
+        expectName = false;
+        continue; // the member's value
+      }
+    } else if (expectName) {
+      return null;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      const object = c === 0x7b;
+      i = skipBlanks(bytes, i + 1);
+      const empty = object ? 0x7d /* } */ : 0x5d; /* ] */
+      if (bytes[i] === empty) {
         i++;
       } else {
-        open.push(CONTAINER_OBJECT);
-        i = memberValueStart(text, i);
-        if (i < 0) return null;
+        if (depth === open.length) {
+          const grown = new Uint8Array(2 * open.length);
+          grown.set(open);
+          open = grown;
+          // Only a modest stack is kept for later calls; a very deep document pays for its own.
+          if (grown.length <= MAX_KEPT_DEPTH) openContainers = grown;
+        }
+        open[depth++] = object ? IN_OBJECT : IN_ARRAY;
+        expectName = object;
         continue;
       }
-    } else if (c === 0x5b /* [ */) {
-      i = skipBlanks(text, i + 1);
-      if (i < n && text.charCodeAt(i) === 0x5d /* ] */) {
-        i++;
-      } else {
-        open.push(CONTAINER_ARRAY);
-        continue;
-      }
-    } else if (c === 0x22 /* " */) {
-      i = stringEnd(text, i);
     } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
-      i = numberEnd(text, i);
-    } else if (text.startsWith("true", i) || text.startsWith("null", i)) {
+      i = numberEnd(bytes, i);
+      if (i < 0) return null;
+    } else if (isWord(bytes, i, TRUE) || isWord(bytes, i, NULL)) {
       i += 4;
-    } else if (text.startsWith("false", i)) {
+    } else if (isWord(bytes, i, FALSE)) {
       i += 5;
     } else {
       return null;
     }
-    if (i < 0) return null;
-    // After a value: close what ends here, then the next element (or the end of the text).
+    // After a value: close what ends here, then the next element (or the end of the input).
     for (;;) {
-      i = skipBlanks(text, i);
-      const container = open.length === 0 ? 0 : open[open.length - 1]!;
-      if (container === 0) return i === n ? [start, skipBlanksBack(text, n)] : null;
-      if (i >= n) return null;
-      const next = text.charCodeAt(i);
+      i = skipBlanks(bytes, i);
+      const container = depth === 0 ? 0 : open[depth - 1]!;
+      if (container === 0) return i === n ? [start, skipBlanksBack(bytes, n), nonAscii] : null;
+      const next = bytes[i];
       if (next === 0x2c /* , */) {
-        i = skipBlanks(text, i + 1);
-        if (container === CONTAINER_OBJECT) {
-          i = memberValueStart(text, i);
-          if (i < 0) return null;
-        }
+        i = skipBlanks(bytes, i + 1);
+        expectName = container === IN_OBJECT;
         break;
       }
-      const closer = container === CONTAINER_ARRAY ? 0x5d /* ] */ : 0x7d; /* } */
+      const closer = container === IN_ARRAY ? 0x5d /* ] */ : 0x7d; /* } */
       if (next !== closer) return null;
-      open.pop();
+      depth--;
       i++;
     }
   }
 }
 
-/** `"name" :` at i: the index where the member's value starts (blanks skipped), or -1. */
-function memberValueStart(text: string, i: number): number {
-  if (i >= text.length || text.charCodeAt(i) !== 0x22 /* " */) return -1;
-  i = stringEnd(text, i);
-  if (i < 0) return -1;
-  i = skipBlanks(text, i);
-  if (i >= text.length || text.charCodeAt(i) !== 0x3a /* : */) return -1;
-  return skipBlanks(text, i + 1);
+/** The bytes after a backslash that stand alone: " \ / b f n r t. */
+const SIMPLE_ESCAPES = [0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74];
+const TRUE = [0x74, 0x72, 0x75, 0x65];
+const FALSE = [0x66, 0x61, 0x6c, 0x73, 0x65];
+const NULL = [0x6e, 0x75, 0x6c, 0x6c];
+
+function isWord(bytes: Uint8Array, i: number, word: readonly number[]): boolean {
+  for (let k = 0; k < word.length; k++) if (bytes[i + k] !== word[k]) return false;
+  return true;
 }
 
 /** JSON's four blanks: space, tab, line feed, carriage return. */
-function isBlank(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+function isBlank(b: number | undefined): boolean {
+  return b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
 }
 
-function skipBlanks(text: string, i: number): number {
-  while (i < text.length && isBlank(text.charCodeAt(i))) i++;
+function skipBlanks(bytes: Uint8Array, i: number): number {
+  while (i < bytes.length && isBlank(bytes[i])) i++;
   return i;
 }
 
-function skipBlanksBack(text: string, end: number): number {
-  while (end > 0 && isBlank(text.charCodeAt(end - 1))) end--;
+function skipBlanksBack(bytes: Uint8Array, end: number): number {
+  while (end > 0 && isBlank(bytes[end - 1])) end--;
   return end;
 }
 
-/** The string whose opening quote is at i: the index after its closing quote, or -1. */
-function stringEnd(text: string, i: number): number {
-  const n = text.length;
-  for (i++; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22 /* " */) return i + 1;
-    if (c < 0x20) return -1; // control characters must be escaped
-    if (c === 0x5c /* \ */) {
-      i++;
-      if (i >= n) return -1;
-      const escaped = text.charCodeAt(i);
-      if (escaped === 0x75 /* u */) {
-        if (i + 4 >= n || !isHex(text.charCodeAt(i + 1)) || !isHex(text.charCodeAt(i + 2)) || !isHex(text.charCodeAt(i + 3)) || !isHex(text.charCodeAt(i + 4))) {
-          return -1;
-        }
-        i += 4;
-      } else if (!SIMPLE_ESCAPES.includes(escaped)) {
-        return -1;
-      }
-    }
-  }
-  return -1;
+function isHex(b: number | undefined): boolean {
+  return b !== undefined && ((b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66));
 }
 
-/** The characters after a backslash that stand alone: " \ / b f n r t. */
-const SIMPLE_ESCAPES = [0x22, 0x5c, 0x2f, 0x62, 0x66, 0x6e, 0x72, 0x74];
-
-function isHex(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+function isDigit(b: number | undefined): boolean {
+  return b !== undefined && b >= 0x30 && b <= 0x39;
 }
 
-function digitsEnd(text: string, i: number): number {
-  while (i < text.length) {
-    const c = text.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) break;
-    i++;
-  }
+function digitsEnd(bytes: Uint8Array, i: number): number {
+  while (isDigit(bytes[i])) i++;
   return i;
 }
 
 /** -? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)? at i: the index after it, or -1. */
-function numberEnd(text: string, i: number): number {
-  const n = text.length;
-  if (text.charCodeAt(i) === 0x2d /* - */) i++;
-  if (i >= n) return -1;
-  const first = text.charCodeAt(i);
+function numberEnd(bytes: Uint8Array, i: number): number {
+  if (bytes[i] === 0x2d /* - */) i++;
+  const first = bytes[i];
   if (first === 0x30) i++;
-  else if (first >= 0x31 && first <= 0x39) i = digitsEnd(text, i + 1);
+  else if (isDigit(first)) i = digitsEnd(bytes, i + 1);
   else return -1;
-  if (i < n && text.charCodeAt(i) === 0x2e /* . */) {
-    const after = digitsEnd(text, i + 1);
+  if (bytes[i] === 0x2e /* . */) {
+    const after = digitsEnd(bytes, i + 1);
     if (after === i + 1) return -1;
     i = after;
   }
-  if (i < n && (text.charCodeAt(i) === 0x65 || text.charCodeAt(i) === 0x45) /* e E */) {
+  if (bytes[i] === 0x65 || bytes[i] === 0x45 /* e E */) {
     i++;
-    if (i < n && (text.charCodeAt(i) === 0x2b || text.charCodeAt(i) === 0x2d) /* + - */) i++;
-    const after = digitsEnd(text, i);
+    if (bytes[i] === 0x2b || bytes[i] === 0x2d /* + - */) i++;
+    const after = digitsEnd(bytes, i);
     if (after === i) return -1;
     i = after;
   }

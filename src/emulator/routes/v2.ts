@@ -16,8 +16,8 @@ import { jsonObject, requireApiVersion } from "./common.js";
 import { ScoringGate } from "../scoring-auth.js";
 import type { ScoringAuthRule } from "../scoring-auth.js";
 import { directRoute } from "../server.js";
-import { jsonText } from "./scoring.js";
 import type { DirectAnswer } from "../server.js";
+import { jsonEcho } from "./scoring.js";
 
 const ENDPOINT_TYPE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints";
 const PAGE_SIZE = 50;
@@ -421,14 +421,14 @@ export function v2Routes(deps: RouteDeps): EmulatorRoute[] {
   };
 
   // Keyed by the record object: the store swaps in new records on every change.
-  const scorers = new WeakMap<V2EndpointRecord, { authMode: V2AuthMode; gate: ScoringGate; echoHead: string }>();
+  const scorers = new WeakMap<V2EndpointRecord, { authMode: V2AuthMode; gate: ScoringGate; echoHead: Buffer }>();
   const scorerFor = (record: V2EndpointRecord) => {
     let scorer = scorers.get(record);
     if (scorer === undefined || scorer.authMode !== record.authMode) {
       scorer = {
         authMode: record.authMode,
         gate: new ScoringGate(scoringRule(record), deps.now),
-        echoHead: `{"endpoint":${JSON.stringify(record.name)},"api":"v2","authMode":${JSON.stringify(record.authMode)},"input":`,
+        echoHead: Buffer.from(`{"endpoint":${JSON.stringify(record.name)},"api":"v2","authMode":${JSON.stringify(record.authMode)},"input":`),
       };
       scorers.set(record, scorer);
     }
@@ -449,10 +449,10 @@ export function v2Routes(deps: RouteDeps): EmulatorRoute[] {
 
   const score = (name: string, authorization: string | undefined, body: Buffer): DirectAnswer => {
     const { scorer } = scoringRecord(name, authorization);
-    const input = body.length === 0 ? "null" : jsonText(body);
-    if (input === null) throw httpErrors.badRequest("The scoring input must be JSON.", "InvalidInput");
     // No model runs in the emulator: echo what was received (as sent) and who answered.
-    return { status: 200, json: `${scorer.echoHead}${input}}` };
+    const echo = jsonEcho(scorer.echoHead, body);
+    if (echo === null) throw httpErrors.badRequest("The scoring input must be JSON.", "InvalidInput");
+    return { status: 200, json: echo };
   };
 
   const swagger = (ctx: RequestContext): RouteResult => {
@@ -470,8 +470,26 @@ export function v2Routes(deps: RouteDeps): EmulatorRoute[] {
 
   const endpointPath = (suffix = "") => new RegExp(`^${ENDPOINTS}/(?<name>[^/]+)${suffix}$`);
   return [
-    { method: "GET", pattern: new RegExp(`^${ENDPOINTS}$`), auth: "arm", handle: list },
-    { method: "GET", pattern: endpointPath(), auth: "arm", handle: (ctx) => ({ status: 200, body: payload(requireRecord(ctx)) }) },
+    {
+      method: "GET",
+      pattern: new RegExp(`^${ENDPOINTS}$`),
+      auth: "arm",
+      handle: async (ctx) => {
+        await deps.operations.settleDue();
+        return list(ctx);
+      },
+    },
+    {
+      method: "GET",
+      pattern: endpointPath(),
+      auth: "arm",
+      // Settle due operations first (as the v1 reads do), so a GET after an update's delay always
+      // sees the finished state even if the operation timer has not fired yet.
+      handle: async (ctx) => {
+        await deps.operations.settleDue();
+        return { status: 200, body: payload(requireRecord(ctx)) };
+      },
+    },
     { method: "PUT", pattern: endpointPath(), auth: "arm", handle: put },
     { method: "PATCH", pattern: endpointPath(), auth: "arm", handle: patch },
     { method: "DELETE", pattern: endpointPath(), auth: "arm", handle: remove },
