@@ -113,8 +113,7 @@ function reportError(err: unknown, app: App): number {
     return ExitCode.Usage;
   }
   if (err instanceof AmlauthError) {
-    const hint = err.hint ? `; ${hintClause(err.hint)}` : "";
-    app.ctx.stderr.write(`amlauth: ${app.redact(oneLine(err.message))}${app.redact(hint)}\n`);
+    app.ctx.stderr.write(`amlauth: ${app.redact(withHint(oneLine(err.message), err.hint))}\n`);
     if (verbose && err.stack) app.ctx.stderr.write(app.redact(err.stack) + "\n");
     return err.exitCode;
   }
@@ -125,12 +124,15 @@ function reportError(err: unknown, app: App): number {
 }
 
 /**
- * A hint continues the message after "; ", so "Re-run with --yes." reads "re-run with --yes.".
- * Only a capital followed by a lower-case letter is lowered: NAME, --yes and URLs stay as written.
+ * One line: a message that ends a sentence is followed by the hint as the next sentence; otherwise
+ * the hint continues it after "; " (lower-cased: "Re-run with --yes." reads "re-run with --yes.").
+ * Only a capital followed by a lower-case letter is changed: NAME, --yes and URLs stay as written.
  */
-function hintClause(hint: string): string {
+function withHint(message: string, hint: string | undefined): string {
+  if (!hint) return message;
   const text = oneLine(hint);
-  return /^[A-Z][a-z]/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text;
+  if (/[.!?]$/.test(message)) return `${message} ${/^[a-z]/.test(text) ? text[0]!.toUpperCase() + text.slice(1) : text}`;
+  return `${message}; ${/^[A-Z][a-z]/.test(text) ? text[0]!.toLowerCase() + text.slice(1) : text}`;
 }
 
 function oneLine(text: string): string {
