@@ -16,26 +16,8 @@ const SERVICE = /^[A-Za-z][A-Za-z0-9-]{0,63}$/;
 const CREDENTIAL = /^[a-z][a-z0-9-]{0,40}$/;
 const TENANT = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
 
-/** Cloud names accepted for armEndpoint / authorityHost (v2-sdk.md §4.4). */
-export const CLOUDS = {
-  public: { armEndpoint: "https://management.azure.com", authorityHost: "https://login.microsoftonline.com" },
-  china: { armEndpoint: "https://management.chinacloudapi.cn", authorityHost: "https://login.chinacloudapi.cn" },
-  usgov: { armEndpoint: "https://management.usgovcloudapi.net", authorityHost: "https://login.microsoftonline.us" },
-} as const;
-export type CloudName = keyof typeof CLOUDS;
-/** az's cloud names mean the same clouds. */
-const CLOUD_ALIASES: Record<string, CloudName> = {
-  public: "public",
-  azurecloud: "public",
-  china: "china",
-  azurechinacloud: "china",
-  usgov: "usgov",
-  azureusgovernment: "usgov",
-};
-
-export function cloudName(value: string): CloudName | undefined {
-  return CLOUD_ALIASES[value.trim().toLowerCase()];
-}
+import { CLOUDS, cloudName, type CloudName } from "../core/clouds.js";
+export { CLOUDS, cloudName, type CloudName };
 
 type Kind = "string" | "boolean" | "number";
 interface KeySpec {

@@ -2,6 +2,7 @@
 // @azure/identity is imported dynamically, and only inside getToken(), so a command that finds
 // its token in the cache (or uses the static/emulator kinds) never loads it.
 import { AuthError, InterruptedError, UsageError } from "../errors.js";
+import { CLOUDS, normalizeCloudEndpoint } from "../core/clouds.js";
 import type { HttpPipeline } from "./http-types.js";
 import { redactAll as redactText } from "../output/redact.js";
 import { createHttpsAgent } from "./http.js";
@@ -58,19 +59,9 @@ export interface CredentialSettings {
   emulator?: EmulatorSignIn;
 }
 
-export const PUBLIC_AUTHORITY_HOST = "https://login.microsoftonline.com";
-const KNOWN_AUTHORITY_HOSTS: Record<string, string> = {
-  public: PUBLIC_AUTHORITY_HOST,
-  azurecloud: PUBLIC_AUTHORITY_HOST,
-  china: "https://login.chinacloudapi.cn",
-  azurechinacloud: "https://login.chinacloudapi.cn",
-  usgov: "https://login.microsoftonline.us",
-  azureusgovernment: "https://login.microsoftonline.us",
-};
-const KNOWN_AUTHORITY_ORIGINS = new Set([
-  PUBLIC_AUTHORITY_HOST,
-  "https://login.chinacloudapi.cn",
-  "https://login.microsoftonline.us",
+export const PUBLIC_AUTHORITY_HOST = CLOUDS.public.authorityHost;
+const KNOWN_AUTHORITY_ORIGINS = new Set<string>([
+  ...Object.values(CLOUDS).map((c) => c.authorityHost),
   "https://login.microsoftonline.de",
   "https://login.windows.net",
 ]);
@@ -88,17 +79,7 @@ export function parseCredentialKind(value: string): CredentialKind {
 
 /** A cloud name (public, china, usgov) or a URL → an https origin. */
 export function normalizeAuthorityHost(value: string | undefined): string {
-  if (value === undefined || value.trim() === "") return PUBLIC_AUTHORITY_HOST;
-  const named = KNOWN_AUTHORITY_HOSTS[value.trim().toLowerCase()];
-  if (named) return named;
-  let url: URL;
-  try {
-    url = new URL(value.trim());
-  } catch {
-    throw new UsageError(`the authority host ${JSON.stringify(value)} is neither a URL nor a cloud name (public, china, usgov)`);
-  }
-  if (url.protocol !== "https:") throw new UsageError(`the authority host must use https: ${url.origin}`);
-  return url.origin;
+  return normalizeCloudEndpoint(value, "authorityHost");
 }
 
 export function createTokenSource(settings: CredentialSettings): TokenSource {

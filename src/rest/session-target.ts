@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import type { Context } from "../context.js";
 import { UsageError } from "../errors.js";
+import { normalizeCloudEndpoint } from "../core/clouds.js";
 import { readConnectionFile, resolveEmulatorDataDir } from "../emulator/connection.js";
 import type { ConnectionInfo } from "../emulator/types.js";
 import { EMULATOR_RESOURCE_GROUP, EMULATOR_SUBSCRIPTION_ID, EMULATOR_WORKSPACE } from "../emulator/world.js";
@@ -42,28 +43,8 @@ export interface SessionTarget {
   workspace: string | undefined;
 }
 
-const PUBLIC_ARM_ENDPOINT = "https://management.azure.com";
-const KNOWN_ARM_ENDPOINTS: Record<string, string> = {
-  public: PUBLIC_ARM_ENDPOINT,
-  azurecloud: PUBLIC_ARM_ENDPOINT,
-  china: "https://management.chinacloudapi.cn",
-  azurechinacloud: "https://management.chinacloudapi.cn",
-  usgov: "https://management.usgovcloudapi.net",
-  azureusgovernment: "https://management.usgovcloudapi.net",
-};
-
 export function normalizeArmEndpoint(value: string | undefined): string {
-  if (value === undefined || value.trim() === "") return PUBLIC_ARM_ENDPOINT;
-  const named = KNOWN_ARM_ENDPOINTS[value.trim().toLowerCase()];
-  if (named) return named;
-  let url: URL;
-  try {
-    url = new URL(value.trim());
-  } catch {
-    throw new UsageError(`the ARM endpoint ${JSON.stringify(value)} is neither a URL nor a cloud name (public, china, usgov)`);
-  }
-  if (url.protocol !== "https:") throw new UsageError(`the ARM endpoint must use https: ${url.origin}`);
-  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+  return normalizeCloudEndpoint(value, "armEndpoint");
 }
 
 /**

@@ -10,7 +10,7 @@ import { AmlauthError, ExitCode, UsageError } from "../../src/errors.js";
 import { runEmulatorReset, runEmulatorStart, runEmulatorStatus, runEmulatorStop } from "../../src/commands/emulator.js";
 import { defaultEmulatorDataDir, resolveEmulatorDataDir } from "../../src/emulator/connection.js";
 import { startEmulator } from "../../src/emulator/index.js";
-import { decorate, httpsCall, MMS, preparedDataDir } from "./helpers.js";
+import { decorate, freshDataDirs, httpsCall, MMS } from "./helpers.js";
 
 interface TestCtx {
   ctx: Context;
@@ -61,15 +61,7 @@ async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, w
 }
 
 const exists = (file: string) => access(file).then(() => true, () => false);
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-async function freshDir(): Promise<string> {
-  const d = await preparedDataDir();
-  dirs.push(d);
-  return d;
-}
+const freshDir = freshDataDirs();
 
 describe("data directory", () => {
   it("uses --data-dir, then AMLAUTH_EMULATOR_DIR, then the XDG state dir", () => {

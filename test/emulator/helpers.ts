@@ -63,6 +63,22 @@ afterAll(async () => {
 });
 
 /** A new temp data dir that already holds valid certificates and a signing key. */
+/**
+ * Fresh prepared data dirs for one test file, removed in that file's afterAll:
+ * `const freshDir = freshDataDirs();` at the top level of the file.
+ */
+export function freshDataDirs(): () => Promise<string> {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  });
+  return async () => {
+    const d = await preparedDataDir();
+    dirs.push(d);
+    return d;
+  };
+}
+
 export async function preparedDataDir(): Promise<string> {
   template ??= (async () => {
     const dir = await tempDir("amlauth-emu-template-");

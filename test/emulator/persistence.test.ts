@@ -5,18 +5,10 @@ import { spawn } from "node:child_process";
 import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { build } from "esbuild";
-import { MMS, preparedDataDir, startTestEmulator, tempDir } from "./helpers.js";
+import { freshDataDirs, MMS, startTestEmulator, tempDir } from "./helpers.js";
 import { FileStore, normalizeLoadedState } from "../../src/emulator/store.js";
 
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-async function freshDir(): Promise<string> {
-  const d = await preparedDataDir();
-  dirs.push(d);
-  return d;
-}
+const freshDir = freshDataDirs();
 
 describe("restarts", () => {
   it("keep services, keys, certificates and token validity", async () => {
